@@ -1,0 +1,40 @@
+# lco-reduce: `make demo` reduces a simulated night, `make test` runs every check.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+PACKAGES := packages/lco-core packages/lco-instruments packages/lco-stages packages/lco-cli
+STAMP := $(VENV)/.installed
+
+.PHONY: install test lint typecheck pytest bench demo clean
+
+$(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lco-reduce needs Python >= 3.11")'
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e "packages/lco-core[testing]" \
+		$(foreach p,$(filter-out packages/lco-core,$(PACKAGES)),-e $(p))
+	touch $(STAMP)
+
+install: $(STAMP)
+
+lint: $(STAMP)
+	$(BIN)/ruff check packages tests bench
+	$(BIN)/ruff format --check packages tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy packages/lco-core/src packages/lco-instruments/src packages/lco-stages/src packages/lco-cli/src tests bench
+
+pytest: $(STAMP)
+	HYPOTHESIS_PROFILE=ci $(BIN)/python -m pytest
+
+test: lint typecheck pytest
+
+bench: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
+	$(BIN)/python bench/run.py
+
+demo: $(STAMP)
+	$(BIN)/lco-reduce demo --out demo-night
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

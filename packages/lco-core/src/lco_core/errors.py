@@ -1,0 +1,72 @@
+"""Typed errors: every problem a person can act on names the file and what is wrong."""
+
+from __future__ import annotations
+
+
+class LcoError(Exception):
+    """Base class of every error the pipeline raises on purpose.
+
+    ``str(error)`` is one line a person can act on; the command-line shell prints it as it is.
+    """
+
+
+class FitsReadError(LcoError):
+    """A file is not readable as the FITS it claims to be (not FITS, truncated, impossible size)."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: {problem}")
+
+
+class HeaderError(LcoError):
+    """A mandatory header keyword is missing or cannot be parsed."""
+
+    def __init__(self, path: str, hdu: str, keyword: str, problem: str) -> None:
+        self.path = path
+        self.hdu = hdu
+        self.keyword = keyword
+        self.problem = problem
+        super().__init__(f"{path}[{hdu}]: {keyword} {problem}")
+
+
+class MissingKeywordError(HeaderError):
+    """A mandatory keyword is absent, or holds a placeholder such as 'UNKNOWN' or 'N/A'."""
+
+    def __init__(self, path: str, hdu: str, keyword: str) -> None:
+        super().__init__(path, hdu, keyword, "is missing (mandatory keyword)")
+
+
+class MalformedKeywordError(HeaderError):
+    """A keyword is present but its value cannot be parsed into the type it must have."""
+
+    def __init__(self, path: str, hdu: str, keyword: str, value: object, expected: str) -> None:
+        self.value = value
+        super().__init__(path, hdu, keyword, f"= {value!r} is not {expected}")
+
+
+class SectionError(LcoError, ValueError):
+    """A section string or section geometry is invalid."""
+
+
+class ShapeMismatchError(LcoError, ValueError):
+    """Arrays that must share a shape do not."""
+
+
+class StageError(LcoError):
+    """A stage was given input it cannot process (e.g. an unassembled frame to a frame stage)."""
+
+    def __init__(self, stage: str, filename: str, problem: str) -> None:
+        self.stage = stage
+        self.filename = filename
+        self.problem = problem
+        super().__init__(f"{filename}: {stage}: {problem}")
+
+
+class ProductWriteError(LcoError):
+    """A product could not be written; nothing partial was left at the target path."""
+
+    def __init__(self, path: str, problem: str) -> None:
+        self.path = path
+        self.problem = problem
+        super().__init__(f"{path}: could not write product: {problem}")

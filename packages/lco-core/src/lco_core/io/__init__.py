@@ -1,0 +1,18 @@
+"""FITS input and output: the only package that touches astropy.io.fits."""
+
+from lco_core.io.bands import BandReader, open_bands, stack_files
+from lco_core.io.meta import parse_frame_meta
+from lco_core.io.products import Product, read_product, write_product
+from lco_core.io.raw import read_meta, read_raw
+
+__all__ = [
+    "BandReader",
+    "Product",
+    "open_bands",
+    "parse_frame_meta",
+    "read_meta",
+    "read_product",
+    "read_raw",
+    "stack_files",
+    "write_product",
+]

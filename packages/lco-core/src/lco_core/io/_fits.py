@@ -1,0 +1,188 @@
+"""Opening FITS files safely: structure checks from the headers before any pixel is read."""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import warnings
+from collections.abc import Iterator
+from typing import Any
+
+from astropy.io import fits
+from astropy.utils.exceptions import AstropyUserWarning
+
+from lco_core.errors import FitsReadError
+from lco_core.header import Header, HeaderCard
+
+#: Largest image we accept (pixels): a 4096x4096x4 cube is 6.7e7; 2**31 leaves room for any
+#: real camera while refusing headers that would make us allocate absurd amounts of memory.
+MAX_PIXELS = 2**31
+
+_FITS_SIGNATURE = b"SIMPLE  ="
+
+
+def to_header(header: fits.Header) -> Header:
+    """Copy an astropy header into an immutable `Header` (values as Python scalars)."""
+    cards = []
+    for card in header.cards:
+        value = card.value
+        if isinstance(value, fits.card.Undefined):
+            value = None
+        elif not isinstance(value, str | int | float | bool):
+            value = str(value)
+        cards.append(HeaderCard(card.keyword, value, str(card.comment)))
+    return Header(tuple(cards))
+
+
+def to_fits_header(header: Header) -> fits.Header:
+    """An astropy header holding the cards of ``header`` (structural keywords excluded)."""
+    result = fits.Header()
+    for card in header.cards:
+        if card.keyword in STRUCTURAL_KEYWORDS or card.keyword.startswith(
+            ("NAXIS", "ZNAXIS", "ZTILE", "TTYPE", "TFORM")
+        ):
+            continue
+        if card.keyword == "HISTORY":
+            result.add_history(str(card.value))
+        elif card.keyword == "COMMENT":
+            result.add_comment(str(card.value))
+        elif card.keyword:
+            result.append(fits.Card(card.keyword, card.value, card.comment), end=True)
+    return result
+
+
+#: Keywords astropy writes itself from the data; copying them from a raw header would lie.
+STRUCTURAL_KEYWORDS = frozenset(
+    {
+        "SIMPLE",
+        "XTENSION",
+        "BITPIX",
+        "NAXIS",
+        "EXTEND",
+        "PCOUNT",
+        "GCOUNT",
+        "BZERO",
+        "BSCALE",
+        "BLANK",
+        "CHECKSUM",
+        "DATASUM",
+        "EXTNAME",
+        "EXTVER",
+        "TFIELDS",
+        "ZIMAGE",
+        "ZBITPIX",
+        "ZCMPTYPE",
+        "ZQUANTIZ",
+        "ZDITHER0",
+        "ZSIMPLE",
+        "ZEXTEND",
+        "ZPCOUNT",
+        "ZGCOUNT",
+        "ZHECKSUM",
+        "ZDATASUM",
+        "ZNAME1",
+        "ZVAL1",
+        "ZNAME2",
+        "ZVAL2",
+        "ZBLANK",
+        "ZTENSION",
+    }
+)
+
+
+def _declared_data_bytes(header: fits.Header) -> int:
+    """Bytes of data the FITS standard says follow this header (padding excluded)."""
+    naxis = int(header.get("NAXIS", 0))
+    if naxis == 0:
+        return 0
+    axes = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1)]
+    if any(axis < 0 for axis in axes):
+        raise ValueError(f"negative axis length {axes}")
+    bitpix = abs(int(header.get("BITPIX", 8)))
+    gcount = int(header.get("GCOUNT", 1))
+    pcount = int(header.get("PCOUNT", 0))
+    return bitpix // 8 * gcount * (pcount + math.prod(axes))
+
+
+def _image_pixels(header: fits.Header) -> int:
+    """Pixels of the image an image header describes (astropy gives the uncompressed header
+    of a tile-compressed image)."""
+    naxis = int(header.get("NAXIS", 0))
+    axes = [int(header.get(f"NAXIS{i}", 0)) for i in range(1, naxis + 1)]
+    return math.prod(axes) if axes else 0
+
+
+def _storage_header(hdu: Any) -> fits.Header:
+    """The header that describes the bytes on disk: a compressed image's binary-table header."""
+    # astropy keeps the on-disk table of a CompImageHDU in `_bintable`; without it (older or
+    # newer astropy) the image header is the best available description.
+    table = getattr(hdu, "_bintable", None)
+    header: fits.Header = hdu.header if table is None else table.header
+    return header
+
+
+def _check_structure(path: str, hdul: fits.HDUList, file_size: int) -> None:
+    for index, hdu in enumerate(hdul):
+        info = hdu.fileinfo()
+        where = f"HDU {index} ({hdu.name or 'PRIMARY'})"
+        try:
+            declared = _declared_data_bytes(_storage_header(hdu))
+            pixels = _image_pixels(hdu.header) if hdu.is_image else 0
+        except (TypeError, ValueError) as error:
+            raise FitsReadError(path, f"{where} has an invalid size in its header ({error})") from None
+        if pixels > MAX_PIXELS:
+            raise FitsReadError(path, f"{where} claims an impossible image size of {pixels} pixels")
+        if info["datLoc"] + declared > file_size:
+            raise FitsReadError(
+                path,
+                f"truncated: {where} declares {declared} bytes of data but the file ends "
+                f"{file_size - info['datLoc']} bytes after its header",
+            )
+
+
+@contextlib.contextmanager
+def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
+    """Open a FITS file read-only after checking it is FITS and not truncated or absurd.
+
+    Raises `FitsReadError` naming the file for anything that is not a readable FITS file; no
+    pixel data are read here.
+    """
+    name = os.fspath(path)
+    try:
+        with open(name, "rb") as stream:
+            signature = stream.read(len(_FITS_SIGNATURE))
+        file_size = os.path.getsize(name)
+    except OSError as error:
+        raise FitsReadError(name, f"cannot be read ({error.strerror or error})") from None
+    if signature != _FITS_SIGNATURE:
+        raise FitsReadError(name, "is not a FITS file (no SIMPLE card at the start)")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", AstropyUserWarning)
+            hdul = fits.open(name, mode="readonly", memmap=False, lazy_load_hdus=False)
+    except (OSError, ValueError, TypeError, IndexError, KeyError, AstropyUserWarning) as error:
+        detail = _one_line(error)
+        if "truncated" in detail:
+            raise FitsReadError(name, f"truncated ({detail})") from None
+        raise FitsReadError(name, f"is not a readable FITS file ({detail})") from None
+    try:
+        _check_structure(name, hdul, file_size)
+        yield hdul
+    finally:
+        hdul.close()
+
+
+def read_data(path: str, hdu: Any, where: str) -> Any:
+    """The data of one HDU, with astropy's errors turned into a `FitsReadError`."""
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", AstropyUserWarning)
+            return hdu.data
+    except (OSError, ValueError, TypeError, IndexError, KeyError, MemoryError) as error:
+        raise FitsReadError(path, f"{where}: pixel data cannot be read ({_one_line(error)})") from None
+
+
+def _one_line(error: BaseException) -> str:
+    text = str(error).strip().splitlines()
+    return text[0] if text else type(error).__name__

@@ -1,0 +1,226 @@
+"""Parse a header into FrameMeta and SectionKeywords: every header string is read here, once."""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+import re
+
+from astropy.coordinates import Angle
+
+from lco_core.errors import MalformedKeywordError, MissingKeywordError, SectionError
+from lco_core.header import Header, HeaderValue
+from lco_core.meta import DEFAULT_CONFIGURATION_MODE, FrameMeta, ObsType
+from lco_core.raw import SectionKeywords
+from lco_core.section import Binning, Section
+
+#: Values LCO writes for "not known"; an optional keyword holding one is treated as absent.
+PLACEHOLDERS = frozenset({"", "UNKNOWN", "N/A", "NA", "NAN", "NONE", "UNSPECIFIED"})
+
+_LIST = re.compile(r"^\[(.*)\]$")
+_UNSET_SECTION = re.compile(r"^\[\s*\d+\s*:\s*0\s*,\s*\d+\s*:\s*0\s*\]$")
+
+
+class _Reader:
+    """Typed access to one header, with errors that name the file, HDU and keyword."""
+
+    def __init__(self, header: Header, path: str, hdu: str) -> None:
+        self.header = header
+        self.path = path
+        self.hdu = hdu
+
+    def raw(self, keyword: str) -> HeaderValue:
+        value = self.header.get(keyword)
+        if isinstance(value, str) and value.strip().upper() in PLACEHOLDERS:
+            return None
+        if isinstance(value, float) and not math.isfinite(value):
+            return None
+        return value
+
+    def missing(self, keyword: str) -> MissingKeywordError:
+        return MissingKeywordError(self.path, self.hdu, keyword)
+
+    def malformed(self, keyword: str, expected: str) -> MalformedKeywordError:
+        return MalformedKeywordError(self.path, self.hdu, keyword, self.header.get(keyword), expected)
+
+    def text(self, keyword: str) -> str | None:
+        value = self.raw(keyword)
+        return None if value is None else str(value).strip()
+
+    def required_text(self, keyword: str) -> str:
+        value = self.text(keyword)
+        if value is None:
+            raise self.missing(keyword)
+        return value
+
+    def number(self, keyword: str) -> float | None:
+        value = self.raw(keyword)
+        if value is None:
+            return None
+        if isinstance(value, bool):
+            raise self.malformed(keyword, "a number")
+        try:
+            number = float(value)
+        except ValueError:
+            raise self.malformed(keyword, "a number") from None
+        if not math.isfinite(number):
+            return None
+        return number
+
+    def required_number(self, keyword: str) -> float:
+        value = self.number(keyword)
+        if value is None:
+            raise self.missing(keyword)
+        return value
+
+    def positive(self, keyword: str) -> float | None:
+        """A number that only means something when > 0 (LCO writes 0.0 for 'not known')."""
+        value = self.number(keyword)
+        return value if value is not None and value > 0 else None
+
+    def section(self, keyword: str) -> Section | None:
+        text = self.text(keyword)
+        if text is None or _UNSET_SECTION.match(text):
+            return None
+        try:
+            return Section.parse(text)
+        except SectionError:
+            raise self.malformed(keyword, "a section [x1:x2,y1:y2]") from None
+
+
+def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKeywords:
+    """DATASEC, BIASSEC, TRIMSEC, DETSEC and DETSIZE of one header as `Section`s."""
+    reader = _Reader(header, path, hdu)
+    return SectionKeywords(
+        data=reader.section("DATASEC"),
+        bias=reader.section("BIASSEC"),
+        trim=reader.section("TRIMSEC"),
+        detector=reader.section("DETSEC"),
+        detector_size=reader.section("DETSIZE"),
+    )
+
+
+def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | None:
+    """GAIN as one value or LCO's per-amplifier list ``'[3.3,3.4,3.3,3.4]'``; None when <= 0."""
+    reader = _Reader(header, path, hdu)
+    value = reader.raw("GAIN")
+    if value is None:
+        return None
+    if isinstance(value, str):
+        match = _LIST.match(value.strip())
+        parts = match.group(1).split(",") if match else [value]
+        try:
+            gains = tuple(float(part) for part in parts)
+        except ValueError:
+            raise reader.malformed("GAIN", "a number or a list of numbers") from None
+    else:
+        gains = (reader.required_number("GAIN"),)
+    if not gains or any(not math.isfinite(g) for g in gains):
+        raise reader.malformed("GAIN", "a number or a list of numbers")
+    if all(g <= 0 for g in gains):
+        return None
+    if any(g <= 0 for g in gains):
+        raise reader.malformed("GAIN", "positive for every amplifier")
+    return gains
+
+
+def _binning(reader: _Reader) -> Binning:
+    text = reader.required_text("CCDSUM")
+    parts = text.split()
+    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+        raise reader.malformed("CCDSUM", "two positive integers 'x y'")
+    return Binning(int(parts[0]), int(parts[1]))
+
+
+def _date_obs(reader: _Reader) -> dt.datetime:
+    text = reader.required_text("DATE-OBS")
+    try:
+        moment = dt.datetime.fromisoformat(text)
+    except ValueError:
+        raise reader.malformed("DATE-OBS", "an ISO date and time (UTC)") from None
+    return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
+
+
+def _day_obs(reader: _Reader) -> dt.date:
+    text = reader.required_text("DAY-OBS")
+    for pattern in ("%Y%m%d", "%Y-%m-%d"):
+        try:
+            return dt.datetime.strptime(text, pattern).date()
+        except ValueError:
+            continue
+    raise reader.malformed("DAY-OBS", "a date YYYYMMDD")
+
+
+def _obstype(reader: _Reader) -> ObsType:
+    text = reader.required_text("OBSTYPE").upper()
+    try:
+        return ObsType(text)
+    except ValueError:
+        known = ", ".join(member.value for member in ObsType)
+        raise reader.malformed("OBSTYPE", f"a known observation type ({known})") from None
+
+
+def _angle(reader: _Reader, keyword: str, unit: str) -> float | None:
+    value = reader.raw(keyword)
+    if value is None:
+        return None
+    try:
+        if isinstance(value, str) and ":" in value:
+            degrees = float(Angle(value.strip(), unit=unit).deg)
+        else:
+            degrees = float(value)
+    except (ValueError, TypeError):
+        raise reader.malformed(keyword, f"an angle ({unit} as sexagesimal, or degrees)") from None
+    return degrees if math.isfinite(degrees) else None
+
+
+def _exptime(reader: _Reader) -> float:
+    exptime = reader.required_number("EXPTIME")
+    if exptime < 0:
+        raise reader.malformed("EXPTIME", "a non-negative number of seconds")
+    return exptime
+
+
+def _nsubread(reader: _Reader) -> int:
+    value = reader.number("NSUBREAD")
+    if value is None:
+        return 1
+    if value < 1 or value != int(value):
+        raise reader.malformed("NSUBREAD", "a positive integer")
+    return int(value)
+
+
+def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
+    """Parse the typed facts of a frame from the header that carries them.
+
+    Raises `MissingKeywordError` or `MalformedKeywordError` (naming ``path``, ``hdu`` and the
+    keyword) for INSTRUME, OBSTYPE, SITEID, TELESCOP, DATE-OBS, DAY-OBS, EXPTIME and CCDSUM;
+    other keywords are optional and become ``None`` when absent or unset.
+    """
+    reader = _Reader(header, path, hdu)
+    filename = path.replace("\\", "/").rsplit("/", 1)[-1]
+    camera = reader.required_text("INSTRUME").lower()
+    return FrameMeta(
+        filename=filename,
+        obstype=_obstype(reader),
+        site=reader.required_text("SITEID").lower(),
+        telescope=reader.required_text("TELESCOP"),
+        camera=camera,
+        day_obs=_day_obs(reader),
+        date_obs=_date_obs(reader),
+        exptime=_exptime(reader),
+        binning=_binning(reader),
+        filter=reader.text("FILTER"),
+        configuration_mode=reader.text("CONFMODE") or DEFAULT_CONFIGURATION_MODE,
+        gain=parse_gain(header, path=path, hdu=hdu),
+        read_noise=reader.positive("RDNOISE"),
+        saturate=reader.positive("SATURATE"),
+        maxlin=reader.positive("MAXLIN"),
+        ccd_set_temperature=reader.number("CCDSTEMP"),
+        ccd_temperature=reader.number("CCDATEMP"),
+        ra=_angle(reader, "RA", "hourangle"),
+        dec=_angle(reader, "DEC", "deg"),
+        pixel_scale=reader.positive("PIXSCALE"),
+        nsubread=_nsubread(reader),
+        object_name=reader.text("OBJECT"),
+    )

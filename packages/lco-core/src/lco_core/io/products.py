@@ -1,0 +1,162 @@
+"""Write processed frames as multi-extension FITS (SCI, CAT, BPM, ERR), atomically; read them back."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, cast
+
+import attrs
+import numpy as np
+from astropy.io import fits
+from astropy.table import Table
+
+from lco_core.errors import FitsReadError, ProductWriteError
+from lco_core.frame import Frame
+from lco_core.header import Header, HeaderCard
+from lco_core.io._fits import STRUCTURAL_KEYWORDS, open_fits, read_data, to_fits_header, to_header
+from lco_core.io.meta import parse_frame_meta
+from lco_core.provenance import ParamValue, ProcessingStep
+
+#: Prefix of the keywords that hold each processing step as JSON (PROV0001, PROV0002, ...).
+PROVENANCE_PREFIX = "PROV"
+#: Prefix of the HISTORY lines this pipeline writes (kept apart from the raw file's own).
+HISTORY_PREFIX = "lco-reduce: "
+
+
+@attrs.frozen(eq=False)
+class Product:
+    """A processed frame as stored: the frame and, for science frames, its source catalog."""
+
+    frame: Frame
+    catalog: Table | None = None
+
+
+def _provenance_cards(history: Sequence[ProcessingStep]) -> list[HeaderCard]:
+    cards = []
+    for number, step in enumerate(history, start=1):
+        record = {
+            "stage": step.stage,
+            "parameters": dict(step.parameters),
+            "diagnostics": dict(step.diagnostics),
+            "masters": list(step.masters),
+        }
+        cards.append(HeaderCard(f"{PROVENANCE_PREFIX}{number:04d}", json.dumps(record), f"step {number}"))
+    cards += [HeaderCard("HISTORY", HISTORY_PREFIX + step.describe()) for step in history]
+    return cards
+
+
+def _is_provenance(keyword: str) -> bool:
+    return keyword.startswith(PROVENANCE_PREFIX) and keyword[len(PROVENANCE_PREFIX) :].isdigit()
+
+
+def _history_from(header: Header) -> tuple[ProcessingStep, ...]:
+    steps = []
+    for card in header.cards:
+        if _is_provenance(card.keyword) and isinstance(card.value, str):
+            record = json.loads(card.value)
+            steps.append(
+                ProcessingStep(
+                    record["stage"],
+                    {key: _thaw(value) for key, value in record["parameters"].items()},
+                    {key: _thaw(value) for key, value in record["diagnostics"].items()},
+                    tuple(record["masters"]),
+                )
+            )
+    return tuple(steps)
+
+
+def _thaw(value: Any) -> ParamValue:
+    # JSON turns tuples into lists; parameters are scalars or tuples of scalars.
+    return tuple(value) if isinstance(value, list) else cast(ParamValue, value)
+
+
+def _passthrough(header: Header) -> Header:
+    """The header a frame carries: without structure cards and without our own provenance."""
+    cards = tuple(
+        card
+        for card in header.cards
+        if card.keyword not in STRUCTURAL_KEYWORDS
+        and not card.keyword.startswith(("NAXIS", "TTYPE", "TFORM", "TUNIT"))
+        and not _is_provenance(card.keyword)
+        and not (card.keyword == "HISTORY" and str(card.value).startswith(HISTORY_PREFIX))
+    )
+    return Header(cards)
+
+
+def write_product(
+    path: str | os.PathLike[str],
+    frame: Frame,
+    *,
+    catalog: Table | None = None,
+    keywords: Sequence[HeaderCard] = (),
+) -> Path:
+    """Write ``frame`` (and ``catalog``) to ``path`` as SCI, CAT, BPM, ERR extensions.
+
+    The file is written to a temporary name in the target folder, flushed to disk and renamed
+    into place, so a crash never leaves a half-written product at ``path``. ``keywords`` are
+    added to the SCI header (replacing cards of the same keyword), after the frame's own header.
+
+    Raises `ProductWriteError` when the frame is not assembled or the file cannot be written.
+    """
+    target = Path(path)
+    if not frame.assembled:
+        raise ProductWriteError(str(target), "the frame has not been assembled into one image")
+    header = _passthrough(frame.header).updated((*keywords, *_provenance_cards(frame.history)))
+    science = fits.ImageHDU(np.asarray(frame.data, dtype=np.float32), to_fits_header(header), name="SCI")
+    hdus: list[fits.hdu.base.ExtensionHDU] = [science]
+    if catalog is not None:
+        hdus.append(fits.table_to_hdu(catalog, character_as_bytes=False))
+        hdus[-1].name = "CAT"
+    hdus.append(fits.ImageHDU(np.asarray(frame.mask, dtype=np.uint8), name="BPM"))
+    hdus.append(fits.ImageHDU(np.asarray(frame.uncertainty, dtype=np.float32), name="ERR"))
+    hdul = fits.HDUList([fits.PrimaryHDU(), *hdus])
+    _write_atomically(hdul, target)
+    return target
+
+
+def _write_atomically(hdul: fits.HDUList, target: Path) -> None:
+    folder = target.parent if str(target.parent) else Path(".")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
+    except OSError as error:
+        raise ProductWriteError(str(target), error.strerror or str(error)) from None
+    try:
+        with os.fdopen(handle, "wb") as stream:
+            hdul.writeto(stream, output_verify="fix", checksum=True)
+            stream.flush()
+            os.fsync(stream.fileno())
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    except BaseException as error:
+        Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError | ValueError):
+            raise ProductWriteError(str(target), str(error)) from None
+        raise
+
+
+def read_product(path: str | os.PathLike[str]) -> Product:
+    """Read a product written by `write_product` back into a `Frame` (and its catalog)."""
+    name = os.fspath(path)
+    with open_fits(name) as hdul:
+        names = [hdu.name for hdu in hdul]
+        for required in ("SCI", "BPM", "ERR"):
+            if required not in names:
+                raise FitsReadError(name, f"is not a product: no {required} extension")
+        science = hdul["SCI"]
+        header = to_header(science.header)
+        meta = parse_frame_meta(header, path=name, hdu="SCI")
+        frame = Frame(
+            meta=meta,
+            data=np.asarray(read_data(name, science, "SCI"), dtype=np.float32),
+            mask=np.asarray(read_data(name, hdul["BPM"], "BPM"), dtype=np.uint8),
+            uncertainty=np.asarray(read_data(name, hdul["ERR"], "ERR"), dtype=np.float32),
+            history=_history_from(header),
+            header=_passthrough(header),
+        )
+        catalog = Table.read(hdul["CAT"]) if "CAT" in names else None
+    return Product(frame, catalog)

@@ -1,0 +1,87 @@
+"""Read raw LCO files (.fits, .fits.fz; single HDU, multi-extension or 3-D cube) into RawFile."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+import numpy as np
+from astropy.io import fits
+
+from lco_core.errors import FitsReadError
+from lco_core.header import Header
+from lco_core.io._fits import open_fits, read_data, to_header
+from lco_core.io.meta import parse_frame_meta, parse_section_keywords
+from lco_core.meta import FrameMeta
+from lco_core.raw import RawFile, RawImage
+
+
+def _hdu_label(index: int, hdu: Any) -> str:
+    return str(hdu.name) if hdu.name else str(index)
+
+
+def _meta_source(path: str, hdul: fits.HDUList) -> tuple[str, Header]:
+    """The header that carries the frame's keywords: the primary, or (fpack) the first image."""
+    for index, hdu in enumerate(hdul):
+        if "INSTRUME" in hdu.header:
+            return _hdu_label(index, hdu), to_header(hdu.header)
+    return _hdu_label(0, hdul[0]), to_header(hdul[0].header)
+
+
+def _has_image(hdu: Any) -> bool:
+    return (
+        bool(hdu.is_image)
+        and int(hdu.header.get("NAXIS", 0)) > 0
+        and all(int(hdu.header.get(f"NAXIS{i}", 0)) > 0 for i in range(1, int(hdu.header["NAXIS"]) + 1))
+    )
+
+
+def read_meta(path: str | os.PathLike[str]) -> FrameMeta:
+    """Parse only the headers of a raw file into `FrameMeta` (no pixel is read)."""
+    name = os.fspath(path)
+    with open_fits(name) as hdul:
+        label, header = _meta_source(name, hdul)
+        return parse_frame_meta(header, path=name, hdu=label)
+
+
+def read_raw(path: str | os.PathLike[str]) -> RawFile:
+    """Read a raw LCO file: metadata, and every image HDU as float32 with its sections.
+
+    Raises
+    ------
+    FitsReadError
+        Not FITS, truncated, an impossible size, or no image data.
+    MissingKeywordError, MalformedKeywordError
+        A mandatory keyword is absent or unparseable (the error names file, HDU, keyword).
+    """
+    name = os.fspath(path)
+    with open_fits(name) as hdul:
+        label, primary = _meta_source(name, hdul)
+        meta = parse_frame_meta(primary, path=name, hdu=label)
+        images = []
+        for index, hdu in enumerate(hdul):
+            if not _has_image(hdu):
+                continue
+            where = _hdu_label(index, hdu)
+            data = read_data(name, hdu, f"HDU {index} ({where})")
+            if data is None or data.size == 0:
+                continue
+            header = to_header(hdu.header)
+            images.append(
+                RawImage(
+                    index=index,
+                    name=str(hdu.name),
+                    data=np.asarray(data, dtype=np.float32),
+                    header=header,
+                    sections=parse_section_keywords(header, path=name, hdu=where),
+                )
+            )
+        if not images:
+            raise FitsReadError(name, "holds no image data")
+        return RawFile(
+            path=name,
+            meta=meta,
+            primary=primary,
+            sections=parse_section_keywords(primary, path=name, hdu=label),
+            images=tuple(images),
+        )

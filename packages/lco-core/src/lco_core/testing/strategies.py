@@ -1,0 +1,118 @@
+"""Hypothesis strategies for arrays, masks, sections, geometries and frames (one shared place)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import numpy.typing as npt
+from hypothesis import strategies as st
+from hypothesis.extra import numpy as hnp
+
+from lco_core.frame import Frame
+from lco_core.meta import FrameMeta, ObsType
+from lco_core.section import Binning, Section
+
+FloatCube = npt.NDArray[np.float32]
+
+
+@st.composite
+def stacks(
+    draw: st.DrawFn,
+    *,
+    min_frames: int = 1,
+    max_frames: int = 12,
+    max_side: int = 9,
+    scale: float = 1e3,
+) -> FloatCube:
+    """(N, H, W) float32 stacks: a per-pixel level plus noise, sometimes with repeated values.
+
+    Values are drawn on a grid of 1/8 so ties (which make the MAD zero) happen often.
+    """
+    n = draw(st.integers(min_frames, max_frames))
+    ny = draw(st.integers(1, max_side))
+    nx = draw(st.integers(1, max_side))
+    seed = draw(st.integers(0, 2**32 - 1))
+    rng = np.random.default_rng(seed)
+    level = rng.uniform(-scale, scale, size=(1, ny, nx))
+    noise = rng.normal(0.0, draw(st.sampled_from([0.0, 0.5, 3.0, 50.0])), size=(n, ny, nx))
+    cube = np.round((level + noise) * 8) / 8
+    return cube.astype(np.float32)
+
+
+def masks_for(cube: FloatCube, *, density: float = 0.2, seed: int = 0) -> npt.NDArray[np.bool_]:
+    """A random boolean mask shaped like ``cube``."""
+    return np.random.default_rng(seed).random(cube.shape) < density
+
+
+def images(shape: tuple[int, int], *, low: float = -1e4, high: float = 1e4) -> st.SearchStrategy[FloatCube]:
+    """float32 images of ``shape`` with finite values in [low, high]."""
+    return hnp.arrays(np.float32, shape, elements=st.floats(low, high, width=32))
+
+
+def binnings(max_factor: int = 3) -> st.SearchStrategy[Binning]:
+    return st.builds(Binning, st.integers(1, max_factor), st.integers(1, max_factor))
+
+
+@st.composite
+def sections(draw: st.DrawFn, *, max_coordinate: int = 64, allow_flips: bool = True) -> Section:
+    """Any valid section inside ``[1:max_coordinate, 1:max_coordinate]``, possibly flipped."""
+    x1, x2 = sorted(draw(st.lists(st.integers(1, max_coordinate), min_size=2, max_size=2)))
+    y1, y2 = sorted(draw(st.lists(st.integers(1, max_coordinate), min_size=2, max_size=2)))
+    if allow_flips and draw(st.booleans()):
+        x1, x2 = x2, x1
+    if allow_flips and draw(st.booleans()):
+        y1, y2 = y2, y1
+    return Section(x1, x2, y1, y2)
+
+
+@st.composite
+def amplifier_geometries(draw: st.DrawFn) -> tuple[Section, Section, Binning]:
+    """(data section, detector section, binning) that agree: detector span = data span x bin."""
+    binning = draw(binnings())
+    nx = draw(st.integers(1, 12))
+    ny = draw(st.integers(1, 12))
+    data_x0 = draw(st.integers(1, 5))
+    data_y0 = draw(st.integers(1, 5))
+    data = Section(data_x0, data_x0 + nx - 1, data_y0, data_y0 + ny - 1)
+    det_x0 = draw(st.integers(1, 40))
+    det_y0 = draw(st.integers(1, 40))
+    detector = Section(det_x0, det_x0 + nx * binning.x - 1, det_y0, det_y0 + ny * binning.y - 1)
+    detector = detector.oriented(x_flipped=draw(st.booleans()), y_flipped=draw(st.booleans()))
+    return data, detector, binning
+
+
+def frame_metas(obstype: ObsType | None = None) -> st.SearchStrategy[FrameMeta]:
+    """Plausible metadata of an LCO frame."""
+    return st.builds(
+        FrameMeta,
+        filename=st.from_regex(
+            r"\A(cpt|lsc|elp|coj|ogg|tfn)1m0\d\d-(fa|kb)\d\d-2026010\d-00\d\d-[bdfe]00\.fits\Z"
+        ),
+        obstype=st.just(obstype) if obstype else st.sampled_from(list(ObsType)),
+        site=st.sampled_from(["cpt", "lsc", "elp", "coj"]),
+        telescope=st.sampled_from(["1m0-10", "1m0-12", "2m0-01"]),
+        camera=st.sampled_from(["fa05", "kb70", "fs01"]),
+        day_obs=st.dates(dt.date(2014, 1, 1), dt.date(2030, 1, 1)),
+        date_obs=st.datetimes(
+            dt.datetime(2014, 1, 1), dt.datetime(2030, 1, 1), timezones=st.just(dt.UTC)
+        ).map(lambda moment: moment.replace(microsecond=moment.microsecond // 1000 * 1000)),
+        exptime=st.floats(0, 3600, allow_nan=False).map(lambda value: round(value, 3)),
+        binning=binnings(2),
+        filter=st.sampled_from([None, "rp", "ip", "V", "w"]),
+        gain=st.one_of(st.none(), st.tuples(st.floats(0.5, 8).map(lambda value: round(value, 3)))),
+        read_noise=st.one_of(st.none(), st.floats(3, 20).map(lambda value: round(value, 3))),
+        saturate=st.one_of(st.none(), st.floats(3e4, 7e4).map(lambda value: round(value, 1))),
+        nsubread=st.integers(1, 4),
+    )
+
+
+@st.composite
+def frames(draw: st.DrawFn, *, max_side: int = 16) -> Frame:
+    """Assembled frames with random pixels, masks and non-negative uncertainties."""
+    ny = draw(st.integers(1, max_side))
+    nx = draw(st.integers(1, max_side))
+    data = draw(images((ny, nx)))
+    mask = draw(hnp.arrays(np.uint8, (ny, nx), elements=st.integers(0, 63)))
+    sigma = np.abs(draw(images((ny, nx), low=0, high=1e3)))
+    return Frame(meta=draw(frame_metas()), data=data, mask=mask, uncertainty=sigma)

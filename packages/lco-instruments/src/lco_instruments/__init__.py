@@ -1,0 +1,1 @@
+"""lco_instruments: LCO camera geometry as typed data, and the raw-frame simulator."""

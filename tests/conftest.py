@@ -1,0 +1,32 @@
+"""Shared fixtures: hypothesis profiles and the real LCO data folder (tests skip without it)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, settings
+
+settings.register_profile(
+    "ci",
+    max_examples=60,
+    deadline=None,
+    derandomize=True,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
+)
+settings.register_profile("dev", max_examples=25, deadline=None)
+settings.register_profile("thorough", max_examples=1000, deadline=None)
+settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "dev"))
+
+#: Real LCO files from third-party GPL-3.0 repositories; read in place, never copied here.
+REAL_DATA = Path(
+    os.environ.get("LCO_REAL_DATA", Path(__file__).resolve().parents[2] / "shared" / "data" / "real")
+)
+
+
+@pytest.fixture(scope="session")
+def real_data() -> Path:
+    if not REAL_DATA.is_dir():
+        pytest.skip(f"real LCO data not found at {REAL_DATA}")
+    return REAL_DATA
