@@ -1,6 +1,7 @@
 """lco_core: records, robust statistics, stacking, pipeline composition and FITS I/O for lco-reduce."""
 
 from lco_core.errors import (
+    CameraError,
     FitsReadError,
     HeaderError,
     LcoError,
@@ -23,6 +24,7 @@ from lco_core.section import Binning, Section
 __all__ = [
     "AmplifierData",
     "Binning",
+    "CameraError",
     "FitsReadError",
     "Frame",
     "FrameMeta",

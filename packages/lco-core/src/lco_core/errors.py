@@ -70,3 +70,13 @@ class ProductWriteError(LcoError):
         self.path = path
         self.problem = problem
         super().__init__(f"{path}: could not write product: {problem}")
+
+
+class CameraError(LcoError):
+    """A frame's camera or geometry cannot be understood: unknown camera, forbidden binning,
+    inconsistent sections, missing crosstalk coefficients."""
+
+    def __init__(self, filename: str, problem: str) -> None:
+        self.filename = filename
+        self.problem = problem
+        super().__init__(f"{filename}: {problem}")

@@ -4,6 +4,7 @@ from lco_core.io.bands import BandReader, open_bands, stack_files
 from lco_core.io.meta import parse_frame_meta
 from lco_core.io.products import Product, read_product, write_product
 from lco_core.io.raw import read_meta, read_raw
+from lco_core.io.raw_writer import write_raw
 
 __all__ = [
     "BandReader",
@@ -15,4 +16,5 @@ __all__ = [
     "read_raw",
     "stack_files",
     "write_product",
+    "write_raw",
 ]

@@ -114,11 +114,12 @@ def write_product(
     hdus.append(fits.ImageHDU(np.asarray(frame.mask, dtype=np.uint8), name="BPM"))
     hdus.append(fits.ImageHDU(np.asarray(frame.uncertainty, dtype=np.float32), name="ERR"))
     hdul = fits.HDUList([fits.PrimaryHDU(), *hdus])
-    _write_atomically(hdul, target)
+    write_atomically(hdul, target)
     return target
 
 
-def _write_atomically(hdul: fits.HDUList, target: Path) -> None:
+def write_atomically(hdul: fits.HDUList, target: Path) -> None:
+    """Write ``hdul`` to a temporary file beside ``target``, flush it to disk, rename it into place."""
     folder = target.parent if str(target.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)

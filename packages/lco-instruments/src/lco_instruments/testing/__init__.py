@@ -1,0 +1,1 @@
+"""Test helpers for camera geometry (needs hypothesis)."""

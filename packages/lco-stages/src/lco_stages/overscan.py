@@ -1,0 +1,95 @@
+"""subtract_overscan: remove each amplifier's electronic offset measured in its serial overscan."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import numpy as np
+import numpy.typing as npt
+
+from lco_core.frame import AmplifierData, Frame
+from lco_core.pipeline import Stage
+from lco_core.provenance import ProcessingStep
+from lco_core.stats import sigma_clipped_mean
+from lco_instruments.geometry import AmplifierGeometry, Camera
+from lco_stages._checks import map_amplifiers, require_amplifiers
+
+STAGE = "subtract_overscan"
+Method = Literal["mean", "rows"]
+
+
+def overscan_level(pixels: npt.NDArray[np.float32], *, nsigma: float = 3.0) -> float:
+    """The sigma-clipped mean (ADU) of an overscan region (robust std = 1.4826 x MAD)."""
+    return sigma_clipped_mean(pixels, nsigma)
+
+
+def overscan_rows(
+    pixels: npt.NDArray[np.float32], *, n_rows: int, row_offset: int, nsigma: float = 3.0, degree: int = 3
+) -> npt.NDArray[np.float64]:
+    """A per-row overscan level (ADU) for ``n_rows`` readout rows.
+
+    Each overscan row is reduced to its sigma-clipped mean, then a polynomial of ``degree`` in
+    the row number is fitted to those means with iterative ``nsigma`` rejection, so a cosmic ray
+    or a noisy row cannot pull the correction; the fit is evaluated for every readout row.
+    ``row_offset`` is the 0-based readout row of the overscan region's first row.
+    """
+    per_row: npt.NDArray[np.float64] = np.asarray(
+        sigma_clipped_mean(pixels, nsigma, axis=1), dtype=np.float64
+    )
+    rows = np.arange(pixels.shape[0], dtype=np.float64) + row_offset
+    scale = max(1.0, float(n_rows - 1))
+    good = np.isfinite(per_row)
+    for _ in range(5):
+        coefficients = np.polynomial.polynomial.polyfit(rows[good] / scale, per_row[good], degree)
+        residual = per_row - np.polynomial.polynomial.polyval(rows / scale, coefficients)
+        spread = 1.4826 * np.median(np.abs(residual[good] - np.median(residual[good])))
+        keep = good & (np.abs(residual) <= nsigma * max(spread, 1e-6))
+        if np.array_equal(keep, good):
+            break
+        good = keep
+    levels = np.polynomial.polynomial.polyval(np.arange(n_rows, dtype=np.float64) / scale, coefficients)
+    return np.asarray(levels, dtype=np.float64)
+
+
+def subtract_overscan(
+    camera: Camera, *, method: Method = "mean", nsigma: float = 3.0, degree: int = 3
+) -> Stage:
+    """Subtract each amplifier's overscan level (ADU) from its whole readout.
+
+    ``method="mean"`` (default, as LCO's pipeline): one ``nsigma``-clipped mean per amplifier.
+    ``method="rows"``: a robust polynomial in the row number (see `overscan_rows`) for readouts
+    whose offset drifts along the columns. Amplifiers without overscan (BIASSEC 'UNKNOWN') are
+    skipped, and the skip is recorded: their offset is removed by the master bias.
+    """
+    if method not in ("mean", "rows"):
+        raise ValueError(f"overscan method must be 'mean' or 'rows', not {method!r}")
+
+    def stage(frame: Frame) -> Frame:
+        require_amplifiers(frame, camera, STAGE)
+        diagnostics: dict[str, float | str] = {}
+
+        def subtract(amp: AmplifierData, geometry: AmplifierGeometry) -> AmplifierData:
+            if geometry.bias_section is None:
+                diagnostics[f"overscan_amp{amp.index}"] = "none"
+                return amp
+            region = amp.data[geometry.bias_section.to_slices()]
+            if method == "mean":
+                level = overscan_level(region, nsigma=nsigma)
+                diagnostics[f"overscan_amp{amp.index}"] = level
+                return amp.evolve(data=amp.data - np.float32(level))
+            levels = overscan_rows(
+                region,
+                n_rows=amp.data.shape[0],
+                row_offset=geometry.bias_section.y_min - 1,
+                nsigma=nsigma,
+                degree=degree,
+            )
+            diagnostics[f"overscan_amp{amp.index}"] = float(levels.mean())
+            diagnostics[f"overscan_slope_amp{amp.index}"] = float(levels[-1] - levels[0])
+            return amp.evolve(data=amp.data - levels[:, np.newaxis].astype(np.float32))
+
+        amplifiers = map_amplifiers(frame, camera, subtract)
+        parameters = {"method": method, "nsigma": nsigma, **({"degree": degree} if method == "rows" else {})}
+        return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics), amplifiers=amplifiers)
+
+    return stage
