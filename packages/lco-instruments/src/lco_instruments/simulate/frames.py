@@ -1,0 +1,357 @@
+"""The forward model: camera signatures + sky -> one raw frame in LCO's format, with its truth.
+
+Order of the model (each step is what the real detector does, in the order it does it):
+light (sky, stars, twilight) x flat response + dark current -> Poisson noise -> cosmic rays
+-> + fixed bias structure -> saturation at the full well -> split into amplifier readouts
+-> / gain (ADU) -> + crosstalk ghosts -> + read noise -> + overscan offset -> 16-bit integers.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+from astropy.wcs import WCS
+
+from lco_core._arrays import FloatImage, read_only
+from lco_core.header import Header, HeaderCard
+from lco_core.meta import ObsType
+from lco_instruments.readout import split_into_amplifiers
+from lco_instruments.simulate.cameras import SimCamera
+from lco_instruments.simulate.cosmics import CosmicRays, cosmic_rays
+from lco_instruments.simulate.detector import DarkCurrent, FlatField, bias_structure, dark_current, flat_field
+from lco_instruments.simulate.scene import StarCatalog, StarField, moffat_psf_image, project_stars, tan_wcs
+
+OBSTYPE_CODES = {
+    ObsType.BIAS: "b",
+    ObsType.DARK: "d",
+    ObsType.SKYFLAT: "f",
+    ObsType.EXPOSE: "e",
+    ObsType.STANDARD: "s",
+}
+BoolImage = npt.NDArray[np.bool_]
+
+
+@attrs.frozen(eq=False)
+class Signatures:
+    """A camera's fixed signatures on the assembled (mosaic) image, binned pixels."""
+
+    bias: FloatImage  # electrons, the structure a master bias must recover
+    dark: DarkCurrent  # electrons per second at the set temperature
+    flat: FlatField  # relative response, central-half clipped mean 1
+
+
+def camera_signatures(sim: SimCamera, *, seed: int) -> Signatures:
+    """Draw a camera's bias structure, dark current and flat field (deterministic by seed)."""
+    shape = sim.camera.mosaic_shape
+    rng = np.random.default_rng([seed, 1])
+    return Signatures(
+        bias=bias_structure(shape, rng=rng, amplitude=3.0),
+        dark=dark_current(shape, rng=rng),
+        flat=flat_field(shape, rng=rng),
+    )
+
+
+@attrs.frozen(eq=False)
+class Field:
+    """The sky a telescope points at: true stars and the true WCS of the mosaic."""
+
+    catalog: StarCatalog
+    center_ra: float
+    center_dec: float
+    zero_points: dict[str, float]  # magnitude giving 1 e-/s, per filter
+    seeing_arcsec: float = 2.0
+
+
+@attrs.frozen
+class Exposure:
+    """One exposure to simulate."""
+
+    obstype: ObsType
+    exptime: float
+    start: dt.datetime
+    number: int
+    filter: str = "rp"
+    sky_rate: float = 3.0  # e- per second per pixel (science)
+    flat_level: float = 25000.0  # e- per pixel (sky flats, before the flat response)
+    dither_arcsec: tuple[float, float] = (0.0, 0.0)  # true pointing offset (east, north)
+    pointing_error_arcsec: tuple[float, float] = (90.0, -60.0)  # header minus truth (east, north)
+    temperature_offset: float = 0.0  # CCDATEMP - CCDSTEMP, deg C
+    cosmic_rays: bool = True
+    object_name: str = "simulated field"
+
+
+@attrs.frozen(eq=False)
+class FrameTruth:
+    """What went into one frame. Images are on the mosaic grid (before trimming), electrons."""
+
+    filename: str
+    obstype: ObsType
+    exptime: float
+    filter: str
+    overscan: tuple[float, ...]  # ADU per amplifier
+    expected: FloatImage  # noise-free signal: light x flat + dark + bias structure, e-
+    sky: float  # e- per pixel before the flat
+    stars: StarField  # true positions (0-based, mosaic), fluxes (e- in the exposure)
+    cosmic: CosmicRays
+    saturated: BoolImage  # pixels clipped at the full well
+    wcs: WCS  # true WCS of the mosaic
+    header_wcs: WCS  # the (deliberately wrong) pointing the header claims
+    fwhm_px: float
+
+
+@attrs.frozen(eq=False)
+class SimulatedFrame:
+    """A raw frame ready to write: readouts (uint16 ADU), headers, and the truth."""
+
+    filename: str
+    primary: Header
+    readouts: tuple[npt.NDArray[np.uint16], ...]
+    extension_headers: tuple[Header, ...]
+    truth: FrameTruth
+
+
+def filename_for(sim: SimCamera, exposure: Exposure) -> str:
+    day_obs = _day_obs(exposure.start)
+    code = OBSTYPE_CODES.get(exposure.obstype, "x")
+    telescope = sim.telescope.replace("-", "")
+    return f"{sim.site}{telescope}-{sim.camera.name}-{day_obs:%Y%m%d}-{exposure.number:04d}-{code}00.fits.fz"
+
+
+def _day_obs(moment: dt.datetime) -> dt.date:
+    # LCO's DAY-OBS is the UTC date at the start of the local night; a 12 h shift is close enough.
+    return (moment - dt.timedelta(hours=12)).date()
+
+
+def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
+    dx, dy = exposure.dither_arcsec
+    dec = field.center_dec + dy / 3600.0
+    ra = field.center_ra + dx / 3600.0 / np.cos(np.radians(dec))
+    return tan_wcs(ra, dec, shape=sim.camera.mosaic_shape, pixel_scale_arcsec=sim.pixel_scale)
+
+
+def _shifted(wcs: WCS, error_arcsec: tuple[float, float]) -> WCS:
+    claimed = wcs.deepcopy()
+    dec = float(claimed.wcs.crval[1]) + error_arcsec[1] / 3600.0
+    ra = float(claimed.wcs.crval[0]) + error_arcsec[0] / 3600.0 / np.cos(np.radians(dec))
+    claimed.wcs.crval = [ra, dec]
+    return claimed
+
+
+def _light(
+    sim: SimCamera,
+    signatures: Signatures,
+    field: Field,
+    exposure: Exposure,
+    wcs: WCS,
+    rng: np.random.Generator,
+) -> tuple[npt.NDArray[np.float64], float, StarField, float]:
+    """Expected light on the detector before the flat response, e- (image, sky, stars, fwhm)."""
+    shape = sim.camera.mosaic_shape
+    fwhm = field.seeing_arcsec / sim.pixel_scale
+    empty = project_stars(field.catalog, wcs, shape, zero_point=0.0, exptime=0.0)
+    if exposure.obstype in (ObsType.BIAS, ObsType.DARK) or exposure.exptime == 0:
+        return np.zeros(shape), 0.0, empty, fwhm
+    if exposure.obstype is ObsType.SKYFLAT:
+        # Twilight: a bright uniform sky with the field's stars faintly on top (dithered frames
+        # put them elsewhere each time, which is why the flat stack must clip per pixel).
+        zero_point = field.zero_points.get(exposure.filter, 23.0) - 2.5  # short, bright: few counts
+        stars = project_stars(field.catalog, wcs, shape, zero_point=zero_point, exptime=exposure.exptime)
+        image = exposure.flat_level + moffat_psf_image(shape, stars.x, stars.y, stars.flux, fwhm_px=fwhm)
+        return image.astype(np.float64), exposure.flat_level, stars, fwhm
+    zero_point = field.zero_points.get(exposure.filter, 23.0)
+    stars = project_stars(field.catalog, wcs, shape, zero_point=zero_point, exptime=exposure.exptime)
+    sky = exposure.sky_rate * exposure.exptime
+    image = sky + moffat_psf_image(shape, stars.x, stars.y, stars.flux, fwhm_px=fwhm)
+    return image.astype(np.float64), sky, stars, fwhm
+
+
+def simulate_frame(
+    sim: SimCamera, signatures: Signatures, field: Field, exposure: Exposure, *, seed: int
+) -> SimulatedFrame:
+    """Simulate one raw frame (deterministic by ``seed``) and keep everything that went in."""
+    camera = sim.camera
+    shape = camera.mosaic_shape
+    rng = np.random.default_rng([seed, exposure.number, 2])
+    wcs = true_wcs(sim, field, exposure)
+    light, sky, stars, fwhm = _light(sim, signatures, field, exposure, wcs, rng)
+    temperature = sim.set_temperature + exposure.temperature_offset
+    dark_rate = signatures.dark.rate * np.exp(sim.dark_temperature_coefficient * exposure.temperature_offset)
+    expected = light * signatures.flat.response + dark_rate * exposure.exptime
+    electrons = rng.poisson(expected).astype(np.float64)
+    cosmic = cosmic_rays(shape, exptime=exposure.exptime if exposure.cosmic_rays else 0.0, rng=rng)
+    electrons += cosmic.image
+    electrons += signatures.bias
+    expected = expected + signatures.bias
+
+    signal_adu = split_into_amplifiers(electrons, camera, fill=0.0)
+    matrix = np.asarray(camera.crosstalk)
+    levels, direct = [], []
+    for signal, geometry, base in zip(signal_adu, camera.amplifiers, sim.overscan_levels, strict=True):
+        level = base + float(rng.normal(0.0, 2.0)) if geometry.bias_section else sim.pedestal
+        noise = rng.normal(0.0, geometry.read_noise / geometry.gain, size=geometry.readout_shape)
+        # The video signal clips at the converter's saturation; the ghost a source leaves in
+        # the other amplifiers follows the clipped signal above its offset.
+        direct.append(np.minimum(signal / geometry.gain + noise + level, geometry.saturation))
+        levels.append(level)
+    raw, saturated_readouts = [], []
+    for victim, geometry in enumerate(camera.amplifiers):
+        ghost = np.zeros(geometry.readout_shape)
+        for source in range(len(direct)):
+            if source != victim and matrix[source, victim] != 0.0:
+                ghost += matrix[source, victim] * (direct[source] - levels[source])
+        adu = direct[victim] + ghost
+        clipped = adu >= geometry.saturation
+        adu = np.where(clipped, geometry.saturation, adu)
+        raw.append(np.clip(np.round(adu), 0, 65535).astype(np.uint16))
+        saturated_readouts.append(clipped.astype(np.float32))
+    overscan = levels
+    saturated = _mosaic_of(saturated_readouts, sim) > 0.5
+
+    filename = filename_for(sim, exposure)
+    header_wcs = _shifted(wcs, exposure.pointing_error_arcsec)
+    primary, extensions = _headers(sim, exposure, filename, header_wcs, temperature)
+    truth = FrameTruth(
+        filename=filename,
+        obstype=exposure.obstype,
+        exptime=exposure.exptime,
+        filter=exposure.filter,
+        overscan=tuple(overscan),
+        expected=read_only(expected.astype(np.float32)),
+        sky=sky,
+        stars=stars,
+        cosmic=cosmic,
+        saturated=read_only(saturated),
+        wcs=wcs,
+        header_wcs=header_wcs,
+        fwhm_px=fwhm,
+    )
+    return SimulatedFrame(filename, primary, tuple(raw), extensions, truth)
+
+
+def _mosaic_of(readouts: list[npt.NDArray[np.float32]], sim: SimCamera) -> npt.NDArray[np.float32]:
+    camera = sim.camera
+    image = np.zeros(camera.mosaic_shape, dtype=np.float32)
+    for readout, geometry in zip(readouts, camera.amplifiers, strict=True):
+        source = geometry.data_section.oriented(
+            x_flipped=geometry.detector_section.x_flipped, y_flipped=geometry.detector_section.y_flipped
+        ).to_oriented_slices()
+        image[camera.mosaic_section(geometry).to_slices()] = readout[source]
+    return image
+
+
+def _sexagesimal(value: float, *, hours: bool) -> str:
+    """'HH:MM:SS.sss' (hours) or '+DD:MM:SS.ss' (degrees), rounded before splitting so the
+    seconds never read 60."""
+    digits = 3 if hours else 2
+    sign = "-" if value < 0 else ("" if hours else "+")
+    scaled = round(abs(value) / (15.0 if hours else 1.0) * 3600 * 10**digits)
+    whole, fraction = divmod(scaled, 10**digits)
+    minutes, seconds = divmod(whole, 60)
+    units, minutes = divmod(minutes, 60)
+    return f"{sign}{units:02d}:{minutes:02d}:{seconds:02d}.{fraction:0{digits}d}"
+
+
+def _headers(
+    sim: SimCamera, exposure: Exposure, filename: str, header_wcs: WCS, temperature: float
+) -> tuple[Header, tuple[Header, ...]]:
+    camera = sim.camera
+    start = exposure.start.astimezone(dt.UTC)
+    ra, dec = (float(v) for v in header_wcs.wcs.crval)
+    cd = header_wcs.wcs.cd if header_wcs.wcs.has_cd() else header_wcs.pixel_scale_matrix
+    crpix = header_wcs.wcs.crpix
+    single = len(camera.amplifiers) == 1
+    amp = camera.amplifiers[0]
+    cards = [
+        HeaderCard("ORIGIN", "LCOGT", "Organization responsible for the data"),
+        HeaderCard("SITEID", sim.site, "ID code of the Observatory site"),
+        HeaderCard("ENCID", sim.enclosure, "ID code of the Enclosure"),
+        HeaderCard("TELID", "1m0a", "ID code of the Telescope"),
+        HeaderCard("TELESCOP", sim.telescope, "The Name of the Telescope"),
+        HeaderCard("OBSTYPE", exposure.obstype.value, "Observation type"),
+        HeaderCard("FRAMENUM", exposure.number, "Running frame number"),
+        HeaderCard("ORIGNAME", filename.replace(".fits.fz", ".fits"), "Fname written by ICS"),
+        HeaderCard("TIMESYS", "UTC", "Time system used"),
+        HeaderCard("DATE-OBS", start.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "[UTC] Start of the observation"),
+        HeaderCard("DAY-OBS", f"{_day_obs(start):%Y%m%d}", "[UTC] Date at start of local night"),
+        HeaderCard("UTSTART", start.strftime("%H:%M:%S.%f")[:-3], "[UTC] Start time"),
+        HeaderCard("EXPTIME", float(exposure.exptime), "[s] Exposure length"),
+        HeaderCard("FILTER1", "air"),
+        HeaderCard("FILTER2", exposure.filter),
+        HeaderCard("FILTER3", "air"),
+        HeaderCard("FILTER", exposure.filter, "Filter used"),
+        HeaderCard("INSTRUME", camera.name, "Instrument used"),
+        HeaderCard("CONFMODE", camera.configuration_mode, "Camera mode configuration"),
+        HeaderCard("GAIN", amp.gain if single else 0.0, "[e-/count] Pixel gain"),
+        HeaderCard("RDNOISE", amp.read_noise, "[e-/pixel] Read noise"),
+        HeaderCard("SATURATE", amp.saturation, "[ADU] Saturation level"),
+        HeaderCard("MAXLIN", amp.nonlinearity, "[ADU] Non-linearity level"),
+        HeaderCard("DETSIZE", str(sim.detector_size), "[pixel] Detector size"),
+        HeaderCard("CCDSUM", f"{camera.binning.x} {camera.binning.y}", "CCD on-chip summing/binning"),
+        HeaderCard("CCDSTEMP", sim.set_temperature, "[deg C] CCD set temperature"),
+        HeaderCard("CCDATEMP", round(temperature, 3), "[deg C] CCD actual temperature"),
+        HeaderCard("PIXSCALE", sim.pixel_scale, "[arcsec/pixel] Nominal pixel scale"),
+        HeaderCard("OBJECT", exposure.object_name, "Object name"),
+        HeaderCard("RA", _sexagesimal(ra, hours=True), "[HH:MM:SS.sss] RA of telescope pointing"),
+        HeaderCard("DEC", _sexagesimal(dec, hours=False), "[sDD:MM:SS.ss] Dec of telescope pointing"),
+        HeaderCard("RADESYS", "ICRS"),
+        HeaderCard("AIRMASS", 1.2, "Effective mean airmass"),
+        HeaderCard("CTYPE1", "RA---TAN"),
+        HeaderCard("CTYPE2", "DEC--TAN"),
+        HeaderCard("CRPIX1", float(crpix[0])),
+        HeaderCard("CRPIX2", float(crpix[1])),
+        HeaderCard("CRVAL1", ra),
+        HeaderCard("CRVAL2", dec),
+        HeaderCard("CD1_1", float(cd[0, 0])),
+        HeaderCard("CD1_2", float(cd[0, 1])),
+        HeaderCard("CD2_1", float(cd[1, 0])),
+        HeaderCard("CD2_2", float(cd[1, 1])),
+    ]
+    if single:
+        cards += _section_cards(sim, 0, trim=True)
+        return Header(tuple(cards)), (Header(),)
+    cards += [
+        HeaderCard("DATASEC", "UNKNOWN"),
+        HeaderCard("BIASSEC", "UNKNOWN"),
+        HeaderCard("DETSEC", "UNKNOWN"),
+        HeaderCard("TRIMSEC", str(camera.trim_section), "[binned pixel] Useful data"),
+    ]
+    n = len(camera.amplifiers)
+    cards += [
+        HeaderCard(
+            f"CRSTLK{i + 1}{j + 1}", float(camera.crosstalk[i][j]), f"Signal from Q{i + 1} onto Q{j + 1}"
+        )
+        for i in range(n)
+        for j in range(n)
+        if i != j
+    ]
+    extensions = tuple(
+        Header(
+            (
+                HeaderCard("CCDSUM", f"{camera.binning.x} {camera.binning.y}"),
+                *_section_cards(sim, index, trim=False),
+                HeaderCard("GAIN", camera.amplifiers[index].gain, "Pixel gain"),
+                HeaderCard("EXTVER", index + 1, "Extension instance"),
+            )
+        )
+        for index in range(n)
+    )
+    return Header(tuple(cards)), extensions
+
+
+def _section_cards(sim: SimCamera, index: int, *, trim: bool) -> list[HeaderCard]:
+    amp = sim.camera.amplifiers[index]
+    cards = [
+        HeaderCard(
+            "DETSEC", str(amp.detector_section) if sim.multi_extension else "UNKNOWN", "Detector section"
+        ),
+        HeaderCard(
+            "BIASSEC", str(amp.bias_section) if amp.bias_section else "UNKNOWN", "Section of overscan data"
+        ),
+        HeaderCard("DATASEC", str(amp.data_section), "Data section"),
+    ]
+    if trim:
+        cards.append(HeaderCard("TRIMSEC", str(sim.camera.trim_section), "[binned pixel] Useful data"))
+    return cards

@@ -1,0 +1,214 @@
+"""A simulated night: biases, darks, sky flats and science frames of one camera, written to disk."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from lco_core.io import write_raw
+from lco_core.meta import ObsType
+from lco_instruments.simulate.cameras import SimCamera
+from lco_instruments.simulate.frames import (
+    Exposure,
+    Field,
+    FrameTruth,
+    Signatures,
+    SimulatedFrame,
+    camera_signatures,
+    simulate_frame,
+)
+from lco_instruments.simulate.scene import star_catalog
+
+#: Magnitude giving 1 e-/s on a 1 m telescope, per LCO filter (roughly LCO's measured values).
+ZERO_POINTS = {
+    "up": 21.0,
+    "gp": 23.6,
+    "rp": 23.5,
+    "ip": 23.2,
+    "zs": 22.3,
+    "B": 23.0,
+    "V": 23.3,
+    "R": 23.4,
+    "I": 22.9,
+    "w": 24.2,
+}
+
+
+@attrs.frozen(eq=False)
+class Night:
+    """What `simulate_night` wrote, and the truth behind it."""
+
+    folder: Path
+    sim: SimCamera
+    signatures: Signatures
+    field: Field
+    paths: tuple[Path, ...]
+    truths: tuple[FrameTruth, ...]
+    catalog_path: Path
+
+    def truth_for(self, name: str) -> FrameTruth:
+        for truth in self.truths:
+            if truth.filename == name:
+                return truth
+        raise KeyError(name)
+
+    def paths_of(self, obstype: ObsType) -> tuple[Path, ...]:
+        return tuple(p for p, t in zip(self.paths, self.truths, strict=True) if t.obstype is obstype)
+
+
+def make_field(
+    sim: SimCamera,
+    *,
+    seed: int,
+    stars_per_square_degree: float = 4000.0,
+    center: tuple[float, float] = (150.25, -30.4),
+    mag_range: tuple[float, float] = (12.0, 20.0),
+    seeing_arcsec: float = 2.0,
+) -> Field:
+    """A star field covering the camera's view plus a margin for dithers and pointing errors."""
+    ny, nx = sim.camera.mosaic_shape
+    half_diagonal = 0.5 * np.hypot(nx, ny) * sim.pixel_scale / 3600.0
+    radius = half_diagonal + 5.0 / 60.0
+    area = np.pi * radius**2
+    n_stars = max(5, round(stars_per_square_degree * area))
+    catalog = star_catalog(
+        center[0],
+        center[1],
+        radius_deg=radius,
+        n_stars=n_stars,
+        rng=np.random.default_rng([seed, 3]),
+        mag_range=mag_range,
+    )
+    return Field(catalog, center[0], center[1], dict(ZERO_POINTS), seeing_arcsec)
+
+
+def night_plan(
+    *,
+    n_bias: int,
+    n_dark: int,
+    n_flat: int,
+    n_science: int,
+    filter: str,
+    dark_exptime: float,
+    flat_exptime: float,
+    science_exptime: float,
+    start: dt.datetime,
+    seed: int,
+) -> list[Exposure]:
+    """The exposures of a night in observing order, with dithers and pointing errors drawn."""
+    rng = np.random.default_rng([seed, 4])
+    base = Exposure(obstype=ObsType.BIAS, exptime=0.0, start=start, number=0, filter=filter)
+    drafts = [base] * n_bias
+    drafts += [attrs.evolve(base, obstype=ObsType.DARK, exptime=dark_exptime)] * n_dark
+    drafts += [
+        attrs.evolve(
+            base,
+            obstype=ObsType.SKYFLAT,
+            exptime=flat_exptime,
+            dither_arcsec=(float(rng.uniform(-60, 60)), float(rng.uniform(-60, 60))),
+            cosmic_rays=False,
+        )
+        for _ in range(n_flat)
+    ]
+    for _ in range(n_science):
+        direction, error = rng.uniform(0, 2 * np.pi), rng.uniform(60, 180)
+        drafts.append(
+            attrs.evolve(
+                base,
+                obstype=ObsType.EXPOSE,
+                exptime=science_exptime,
+                dither_arcsec=(float(rng.uniform(-10, 10)), float(rng.uniform(-10, 10))),
+                pointing_error_arcsec=(float(error * np.cos(direction)), float(error * np.sin(direction))),
+            )
+        )
+    plan = []
+    moment = start
+    for number, draft in enumerate(drafts, start=1):
+        plan.append(attrs.evolve(draft, start=moment, number=number))
+        moment += dt.timedelta(seconds=draft.exptime + 30)
+    return plan
+
+
+def simulate_night(
+    folder: str | Path,
+    sim: SimCamera,
+    *,
+    seed: int = 0,
+    n_bias: int = 5,
+    n_dark: int = 5,
+    n_flat: int = 5,
+    n_science: int = 3,
+    filter: str = "rp",
+    dark_exptime: float = 300.0,
+    flat_exptime: float = 5.0,
+    science_exptime: float = 60.0,
+    start: dt.datetime = dt.datetime(2026, 1, 1, 22, 0, tzinfo=dt.UTC),
+    field: Field | None = None,
+    compress: bool = True,
+) -> Night:
+    """Simulate and write a night of raw frames (plus ``refcat.ecsv`` and ``truth.json``)."""
+    target = Path(folder)
+    target.mkdir(parents=True, exist_ok=True)
+    signatures = camera_signatures(sim, seed=seed)
+    field = field or make_field(sim, seed=seed)
+    plan = night_plan(
+        n_bias=n_bias, n_dark=n_dark, n_flat=n_flat, n_science=n_science, filter=filter,
+        dark_exptime=dark_exptime, flat_exptime=flat_exptime, science_exptime=science_exptime,
+        start=start, seed=seed,
+    )  # fmt: skip
+    paths, truths = [], []
+    for exposure in plan:
+        frame = simulate_frame(sim, signatures, field, exposure, seed=seed)
+        paths.append(write_frame(target, frame, compress=compress))
+        truths.append(frame.truth)
+    catalog_path = target / "refcat.ecsv"
+    field.catalog.to_table().write(catalog_path, format="ascii.ecsv", overwrite=True)
+    night = Night(target, sim, signatures, field, tuple(paths), tuple(truths), catalog_path)
+    (target / "truth.json").write_text(json.dumps(truth_summary(night), indent=1))
+    return night
+
+
+def write_frame(folder: Path, frame: SimulatedFrame, *, compress: bool = True) -> Path:
+    name = frame.filename if compress else frame.filename.removesuffix(".fz")
+    images = [
+        ("SCI", readout, header)
+        for readout, header in zip(frame.readouts, frame.extension_headers, strict=True)
+    ]
+    return write_raw(folder / name, frame.primary, images, compress=compress)
+
+
+def truth_summary(night: Night) -> dict[str, object]:
+    """Scalars of the truth a person (or the demo) compares products with."""
+    camera = night.sim.camera
+    return {
+        "camera": camera.name,
+        "gain": [a.gain for a in camera.amplifiers],
+        "read_noise": [a.read_noise for a in camera.amplifiers],
+        "crosstalk": [list(row) for row in camera.crosstalk],
+        "bias_structure_rms_e": float(np.std(night.signatures.bias)),
+        "dark_rate_median_e_per_s": float(np.median(night.signatures.dark.rate)),
+        "hot_pixels": int(night.signatures.dark.hot.sum()),
+        "flat_bad_columns": list(night.signatures.flat.bad_columns),
+        "field_center": [night.field.center_ra, night.field.center_dec],
+        "zero_points": night.field.zero_points,
+        "frames": [
+            {
+                "file": t.filename,
+                "obstype": t.obstype.value,
+                "exptime": t.exptime,
+                "filter": t.filter,
+                "overscan_adu": list(t.overscan),
+                "sky_e": t.sky,
+                "stars_inside": int(t.stars.inside.sum()),
+                "cosmic_ray_tracks": len(t.cosmic.tracks),
+                "fwhm_px": t.fwhm_px,
+                "true_crval": [float(v) for v in t.wcs.wcs.crval],
+                "header_crval": [float(v) for v in t.header_wcs.wcs.crval],
+            }
+            for t in night.truths
+        ],
+    }
