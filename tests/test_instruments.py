@@ -275,3 +275,21 @@ def test_inconsistent_sections_are_errors() -> None:
     outside = [SectionKeywords(data=Section(1, 9, 1, 4))]
     with pytest.raises(CameraError, match="lies outside"):
         camera_for(_synthetic_raw("kb99", images=[np.zeros((4, 4), np.float32)], sections=outside))
+
+
+def test_single_amplifier_families_qhy_and_muscat() -> None:
+    qhy = camera_for(_synthetic_raw("sq30", images=[np.zeros((6, 9), np.float32)], gain=0.77))
+    assert qhy.family is CameraFamily.QHY600
+    assert qhy.amplifiers[0].bias_section is None  # CMOS: no overscan
+    assert qhy.amplifiers[0].read_noise == 3.5  # family default, and said so
+    assert "RDNOISE: QHY600 family default" in qhy.provenance
+    muscat = camera_for(
+        _synthetic_raw(
+            "ep04",
+            images=[np.zeros((8, 12), np.float32)],
+            sections=[SectionKeywords(data=Section(1, 8, 1, 8), bias=Section(10, 12, 1, 8))],
+        )
+    )
+    assert muscat.family is CameraFamily.MUSCAT
+    assert str(muscat.amplifiers[0].bias_section) == "[10:12,1:8]"
+    assert muscat.mosaic_shape == (8, 8)
