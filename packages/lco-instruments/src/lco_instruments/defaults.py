@@ -59,6 +59,12 @@ CAMERA_CROSSTALK: dict[str, CrosstalkMatrix] = {
 }
 
 
+#: Dark-current temperature coefficients (DRKTCOEF, 1/K) where known: a dark scales by
+#: exp(DRKTCOEF x (T_frame - T_master)). Thermoelectrically cooled SBIGs drift by tenths of a
+#: degree; the cryogenic Sinistros and Spectrals do not need it.
+CAMERA_DARK_COEFFICIENTS: dict[str, float] = {}
+
+
 @attrs.frozen
 class BinningRule:
     """Binnings a family allows in one readout mode (and, optionally, one file format era)."""

@@ -15,7 +15,13 @@ from lco_core.io.meta import parse_gain
 from lco_core.provenance import ProcessingStep
 from lco_core.raw import RawFile, SectionKeywords
 from lco_core.section import Binning, Section, check_detector_span
-from lco_instruments.defaults import CAMERA_CROSSTALK, CAMERA_GAINS, FAMILY_DEFAULTS, allowed_binnings
+from lco_instruments.defaults import (
+    CAMERA_CROSSTALK,
+    CAMERA_DARK_COEFFICIENTS,
+    CAMERA_GAINS,
+    FAMILY_DEFAULTS,
+    allowed_binnings,
+)
 from lco_instruments.families import CameraFamily, family_of
 from lco_instruments.geometry import AmplifierGeometry, Camera, CrosstalkMatrix
 from lco_instruments.legacy import LEGACY_CUBE_FIX, PARTIAL_CUBE_FIX, legacy_sinistro_sections
@@ -221,6 +227,16 @@ class _Resolver:
             f"default for camera {self.meta.camera}"
         )
 
+    def dark_temperature_coefficient(self) -> float | None:
+        value = self.raw.primary.get("DRKTCOEF")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            self.note("DRKTCOEF: header")
+            return float(value)
+        known = CAMERA_DARK_COEFFICIENTS.get(self.meta.camera)
+        if known is not None:
+            self.note(f"DRKTCOEF: default for camera {self.meta.camera}")
+        return known
+
     def trim_section(self, amplifiers: list[AmplifierGeometry], mosaic_shape: tuple[int, int]) -> Section:
         whole = Section(1, mosaic_shape[1], 1, mosaic_shape[0])
         trim = self.raw.sections.trim
@@ -280,7 +296,14 @@ def camera_for(raw: RawFile) -> Camera:
     )
     _check_mosaic(draft, resolver)
     trim = resolver.trim_section(amplifiers, draft.mosaic_shape)
-    return attrs.evolve(draft, trim_section=trim, provenance=resolver.provenance, fixes=resolver.fixes)
+    coefficient = resolver.dark_temperature_coefficient()
+    return attrs.evolve(
+        draft,
+        trim_section=trim,
+        dark_temperature_coefficient=coefficient,
+        provenance=resolver.provenance,
+        fixes=resolver.fixes,
+    )
 
 
 def _check_mosaic(camera: Camera, resolver: _Resolver) -> None:

@@ -71,6 +71,7 @@ class Camera:
     amplifiers: tuple[AmplifierGeometry, ...]
     crosstalk: CrosstalkMatrix
     trim_section: Section
+    dark_temperature_coefficient: float | None = None  # DRKTCOEF, 1/K: dark ~ exp(c x dT)
     provenance: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_lines)
     fixes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_lines)
 

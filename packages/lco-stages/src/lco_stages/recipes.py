@@ -1,16 +1,55 @@
-"""Recipes: which stages each OBSTYPE goes through, in LCO's order, on one screen."""
+"""Recipes: which stages each OBSTYPE goes through, in LCO's order, on one screen.
+
+    amplifiers:  saturation -> overscan -> crosstalk -> gain -> mosaic -> trim
+    bias:        amplifiers -> own level (BIASLVL)                                  -> stack
+    dark:        amplifiers -> BPM -> bias -> Poisson -> / EXPTIME                   -> stack
+    sky flat:    amplifiers -> BPM -> bias -> Poisson -> dark -> / FLATLVL          -> stack
+    science:     amplifiers -> BPM -> bias -> Poisson -> dark -> flat (-> science stages)
+
+The bad pixel mask is applied after trimming because it lives on the product's pixel grid;
+mask bits are ORed, so its place in the chain changes nothing else.
+"""
 
 from __future__ import annotations
 
+import attrs
+
+from lco_core.errors import LcoError
+from lco_core.master import BadPixelMask, Master
 from lco_core.meta import ObsType
 from lco_core.pipeline import Stage, pipeline
 from lco_instruments.geometry import Camera
+from lco_stages.bias import subtract_bias, subtract_bias_level
+from lco_stages.bpm import apply_bad_pixel_mask
 from lco_stages.crosstalk import correct_crosstalk
+from lco_stages.dark import divide_by_exposure_time, subtract_dark
+from lco_stages.flat import divide_flat, normalise_flat
 from lco_stages.gain import apply_gain
 from lco_stages.mosaic import assemble_amplifiers
 from lco_stages.overscan import Method, subtract_overscan
+from lco_stages.poisson import add_poisson_uncertainty
 from lco_stages.saturation import flag_saturated
 from lco_stages.trim import trim
+
+
+class MissingCalibrationError(LcoError):
+    """A recipe needs a master the caller did not provide."""
+
+
+@attrs.frozen(eq=False)
+class Calibrations:
+    """The masters (and mask) a frame is calibrated with."""
+
+    bias: Master | None = None
+    dark: Master | None = None
+    flat: Master | None = None
+    bpm: BadPixelMask | None = None
+
+
+def _needed(master: Master | None, kind: str, purpose: str) -> Master:
+    if master is None:
+        raise MissingCalibrationError(f"{purpose} needs a master {kind}")
+    return master
 
 
 def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stage, ...]:
@@ -29,5 +68,63 @@ def amplifier_recipe(camera: Camera, *, overscan: Method = "mean") -> Stage:
     return pipeline(*amplifier_stages(camera, overscan=overscan))
 
 
+def _mask(cal: Calibrations) -> tuple[Stage, ...]:
+    return () if cal.bpm is None else (apply_bad_pixel_mask(cal.bpm),)
+
+
+def bias_recipe(camera: Camera) -> Stage:
+    return pipeline(*amplifier_stages(camera), subtract_bias_level())
+
+
+def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
+    bias = _needed(cal.bias, "bias", "a dark")
+    return pipeline(
+        *amplifier_stages(camera),
+        *_mask(cal),
+        subtract_bias(bias),
+        add_poisson_uncertainty,
+        divide_by_exposure_time,
+    )
+
+
+def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
+    bias = _needed(cal.bias, "bias", "a sky flat")
+    dark = _needed(cal.dark, "dark", "a sky flat")
+    return pipeline(
+        *amplifier_stages(camera),
+        *_mask(cal),
+        subtract_bias(bias),
+        add_poisson_uncertainty,
+        subtract_dark(dark),
+        normalise_flat(),
+    )
+
+
+def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
+    """Everything a science frame goes through before the science stages."""
+    purpose = "a science frame"
+    return (
+        *amplifier_stages(camera),
+        *_mask(cal),
+        subtract_bias(_needed(cal.bias, "bias", purpose)),
+        add_poisson_uncertainty,
+        subtract_dark(_needed(cal.dark, "dark", purpose)),
+        divide_flat(_needed(cal.flat, "flat", purpose)),
+    )
+
+
 #: OBSTYPEs the pipeline reduces; everything else (guide, arc, spectrum...) is reported as skipped.
 REDUCED = frozenset({ObsType.BIAS, ObsType.DARK, ObsType.SKYFLAT, ObsType.EXPOSE, ObsType.STANDARD})
+
+
+def recipe_for(obstype: ObsType, camera: Camera, cal: Calibrations) -> Stage:
+    """The recipe of an OBSTYPE: what the masters are stacked from, or the calibrated science frame."""
+    if obstype is ObsType.BIAS:
+        return bias_recipe(camera)
+    if obstype is ObsType.DARK:
+        return dark_recipe(camera, cal)
+    if obstype is ObsType.SKYFLAT:
+        return flat_recipe(camera, cal)
+    if obstype in (ObsType.EXPOSE, ObsType.STANDARD):
+        return pipeline(*calibration_stages(camera, cal))
+    raise MissingCalibrationError(f"OBSTYPE {obstype.value} is not reduced by this pipeline")

@@ -21,7 +21,7 @@ _LIST = re.compile(r"^\[(.*)\]$")
 _UNSET_SECTION = re.compile(r"^\[\s*\d+\s*:\s*0\s*,\s*\d+\s*:\s*0\s*\]$")
 
 
-class _Reader:
+class HeaderReader:
     """Typed access to one header, with errors that name the file, HDU and keyword."""
 
     def __init__(self, header: Header, path: str, hdu: str) -> None:
@@ -90,7 +90,7 @@ class _Reader:
 
 def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKeywords:
     """DATASEC, BIASSEC, TRIMSEC, DETSEC and DETSIZE of one header as `Section`s."""
-    reader = _Reader(header, path, hdu)
+    reader = HeaderReader(header, path, hdu)
     return SectionKeywords(
         data=reader.section("DATASEC"),
         bias=reader.section("BIASSEC"),
@@ -102,7 +102,7 @@ def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKey
 
 def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | None:
     """GAIN as one value or LCO's per-amplifier list ``'[3.3,3.4,3.3,3.4]'``; None when <= 0."""
-    reader = _Reader(header, path, hdu)
+    reader = HeaderReader(header, path, hdu)
     value = reader.raw("GAIN")
     if value is None:
         return None
@@ -124,7 +124,7 @@ def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | No
     return gains
 
 
-def _binning(reader: _Reader) -> Binning:
+def _binning(reader: HeaderReader) -> Binning:
     text = reader.required_text("CCDSUM")
     parts = text.split()
     if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
@@ -132,7 +132,7 @@ def _binning(reader: _Reader) -> Binning:
     return Binning(int(parts[0]), int(parts[1]))
 
 
-def _date_obs(reader: _Reader) -> dt.datetime:
+def _date_obs(reader: HeaderReader) -> dt.datetime:
     text = reader.required_text("DATE-OBS")
     try:
         moment = dt.datetime.fromisoformat(text)
@@ -141,7 +141,7 @@ def _date_obs(reader: _Reader) -> dt.datetime:
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
-def _day_obs(reader: _Reader) -> dt.date:
+def _day_obs(reader: HeaderReader) -> dt.date:
     text = reader.required_text("DAY-OBS")
     for pattern in ("%Y%m%d", "%Y-%m-%d"):
         try:
@@ -151,7 +151,7 @@ def _day_obs(reader: _Reader) -> dt.date:
     raise reader.malformed("DAY-OBS", "a date YYYYMMDD")
 
 
-def _obstype(reader: _Reader) -> ObsType:
+def _obstype(reader: HeaderReader) -> ObsType:
     text = reader.required_text("OBSTYPE").upper()
     try:
         return ObsType(text)
@@ -160,7 +160,7 @@ def _obstype(reader: _Reader) -> ObsType:
         raise reader.malformed("OBSTYPE", f"a known observation type ({known})") from None
 
 
-def _angle(reader: _Reader, keyword: str, unit: str) -> float | None:
+def _angle(reader: HeaderReader, keyword: str, unit: str) -> float | None:
     value = reader.raw(keyword)
     if value is None:
         return None
@@ -174,14 +174,14 @@ def _angle(reader: _Reader, keyword: str, unit: str) -> float | None:
     return degrees if math.isfinite(degrees) else None
 
 
-def _exptime(reader: _Reader) -> float:
+def _exptime(reader: HeaderReader) -> float:
     exptime = reader.required_number("EXPTIME")
     if exptime < 0:
         raise reader.malformed("EXPTIME", "a non-negative number of seconds")
     return exptime
 
 
-def _nsubread(reader: _Reader) -> int:
+def _nsubread(reader: HeaderReader) -> int:
     value = reader.number("NSUBREAD")
     if value is None:
         return 1
@@ -197,7 +197,7 @@ def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
     keyword) for INSTRUME, OBSTYPE, SITEID, TELESCOP, DATE-OBS, DAY-OBS, EXPTIME and CCDSUM;
     other keywords are optional and become ``None`` when absent or unset.
     """
-    reader = _Reader(header, path, hdu)
+    reader = HeaderReader(header, path, hdu)
     filename = path.replace("\\", "/").rsplit("/", 1)[-1]
     camera = reader.required_text("INSTRUME").lower()
     return FrameMeta(

@@ -143,6 +143,7 @@ def sbig(
         ),
         crosstalk=((0.0,),),
         trim_section=Section(margin + 1, side - margin, margin + 1, side - margin),
+        dark_temperature_coefficient=0.09,
     )
     return SimCamera(
         camera=camera,

@@ -309,6 +309,10 @@ def _headers(
         HeaderCard("CD2_1", float(cd[1, 0])),
         HeaderCard("CD2_2", float(cd[1, 1])),
     ]
+    if sim.dark_temperature_coefficient:
+        cards.append(
+            HeaderCard("DRKTCOEF", sim.dark_temperature_coefficient, "[1/K] Dark temperature coefficient")
+        )
     if single:
         cards += _section_cards(sim, 0, trim=True)
         return Header(tuple(cards)), (Header(),)

@@ -1,0 +1,119 @@
+"""Write and read master calibrations and bad pixel masks (header keywords <-> typed records)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from pathlib import Path
+
+import numpy as np
+from astropy.io import fits
+
+from lco_core.errors import FitsReadError, MalformedKeywordError, MissingKeywordError
+from lco_core.header import Header, HeaderCard
+from lco_core.io._fits import open_fits, read_data, to_fits_header, to_header
+from lco_core.io.meta import HeaderReader
+from lco_core.io.products import read_product, write_atomically, write_product
+from lco_core.master import BadPixelMask, Master, MasterKind
+
+
+def _master_cards(master: Master) -> list[HeaderCard]:
+    meta = master.frame.meta
+    cards = [
+        HeaderCard("ISMASTER", True, "Is this a master calibration frame"),
+        HeaderCard("OBSTYPE", master.kind.obstype.value, "Observation type"),
+        HeaderCard(
+            "DATE-OBS", meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "[UTC] Mean start of the inputs"
+        ),
+        HeaderCard("DAY-OBS", f"{meta.day_obs:%Y%m%d}", "Latest DAY-OBS of the inputs"),
+        HeaderCard("NINPUTS", len(master.inputs), "Number of frames combined"),
+    ]
+    cards += [HeaderCard(f"IMCOM{n:03d}", name, "Frame combined") for n, name in enumerate(master.inputs, 1)]
+    if master.kind is MasterKind.BIAS:
+        cards.append(HeaderCard("BIASLVL", master.bias_level, "[e-] Mean bias level per read removed"))
+    if master.kind is MasterKind.DARK:
+        if master.temperature is not None:
+            cards.append(HeaderCard("CCDATEMP", master.temperature, "[deg C] Mean CCD temperature of inputs"))
+        cards.append(
+            HeaderCard("DRKTCOEF", master.dark_temperature_coefficient, "[1/K] Dark temperature coefficient")
+        )
+        cards.append(HeaderCard("BUNIT", "electron/s", "Units of the data"))
+    if master.kind is MasterKind.SKYFLAT and master.flat_level is not None:
+        cards.append(HeaderCard("FLATLVL", master.flat_level, "[e-] Mean normalisation of inputs"))
+    return cards
+
+
+def write_master(path: str | os.PathLike[str], master: Master) -> Path:
+    """Write a master as a product (SCI, BPM, ERR) with ISMASTER, its inputs and its levels."""
+    return write_product(path, master.frame, keywords=tuple(_master_cards(master)))
+
+
+def read_master(path: str | os.PathLike[str]) -> Master:
+    """Read a master written by `write_master`; `FitsReadError` if the file is not a master."""
+    name = os.fspath(path)
+    product = read_product(name)
+    frame = product.frame
+    header = frame.header
+    reader = HeaderReader(header, name, "SCI")
+    if header.get("ISMASTER") is not True:
+        raise FitsReadError(name, "is not a master calibration (ISMASTER is not T)")
+    kinds = {kind.obstype.value: kind for kind in MasterKind}
+    kind = kinds.get(frame.meta.obstype.value)
+    if kind is None:
+        raise MalformedKeywordError(name, "SCI", "OBSTYPE", frame.meta.obstype.value, "BIAS, DARK or SKYFLAT")
+    count = reader.number("NINPUTS")
+    if count is None:
+        raise MissingKeywordError(name, "SCI", "NINPUTS")
+    inputs = tuple(str(header.get(f"IMCOM{n:03d}")) for n in range(1, int(count) + 1))
+    return Master(
+        kind=kind,
+        frame=frame,
+        inputs=inputs,
+        bias_level=reader.number("BIASLVL") or 0.0,
+        temperature=reader.number("CCDATEMP") if kind is MasterKind.DARK else None,
+        dark_temperature_coefficient=reader.number("DRKTCOEF") or 0.0,
+        flat_level=reader.number("FLATLVL"),
+    )
+
+
+def write_bad_pixel_mask(
+    path: str | os.PathLike[str], bpm: BadPixelMask, *, header: Header | None = None
+) -> Path:
+    """Write a bad pixel mask: an empty primary and a uint8 'BPM' image with camera and binning."""
+    cards = (header or Header()).updated(
+        (
+            HeaderCard("OBSTYPE", "BPM", "Observation type"),
+            HeaderCard("INSTRUME", bpm.camera, "Instrument used"),
+            HeaderCard("CCDSUM", bpm.binning.replace("x", " "), "CCD on-chip summing/binning"),
+            HeaderCard("DATE", dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"), "[UTC] File written"),
+        )
+    )
+    hdul = fits.HDUList(
+        [
+            fits.PrimaryHDU(),
+            fits.ImageHDU(np.asarray(bpm.mask, dtype=np.uint8), to_fits_header(cards), name="BPM"),
+        ]
+    )
+    target = Path(path)
+    write_atomically(hdul, target)
+    return target
+
+
+def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
+    """Read the 'BPM' extension of a mask file or product (non-zero = bad)."""
+    name = os.fspath(path)
+    with open_fits(name) as hdul:
+        if "BPM" not in hdul:
+            raise FitsReadError(name, "has no BPM extension")
+        hdu = hdul["BPM"]
+        data = np.asarray(read_data(name, hdu, "BPM"))
+        header = to_header(hdu.header)
+        if header.get("INSTRUME") is None and "INSTRUME" in hdul[0].header:
+            header = to_header(hdul[0].header)
+    camera = str(header.get("INSTRUME", "")).strip()
+    binning = str(header.get("CCDSUM", "")).strip().replace(" ", "x")
+    if data.ndim != 2:
+        raise FitsReadError(name, f"BPM extension is {data.ndim}-D, not an image")
+    return BadPixelMask(
+        mask=(data != 0).astype(np.uint8), filename=Path(name).name, camera=camera, binning=binning
+    )

@@ -1,0 +1,67 @@
+"""Bias: a bias frame's own level, and subtraction of a master bias (electrons)."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lco_core.frame import Frame
+from lco_core.master import Master, MasterKind
+from lco_core.pipeline import Stage
+from lco_core.provenance import ProcessingStep
+from lco_core.stats import sigma_clipped_mean
+from lco_stages._checks import require_assembled
+from lco_stages._match import require_match
+
+LEVEL_STAGE = "subtract_bias_level"
+STAGE = "subtract_bias"
+
+
+def subtract_bias_level(*, nsigma: float = 3.5) -> Stage:
+    """Remove a bias frame's own level and scale it to one read.
+
+    The level is the ``nsigma``-clipped mean of the unmasked pixels (electrons). A frame of
+    NSUBREAD reads holds NSUBREAD biases, so both the level (BIASLVL) and the remaining structure
+    are divided by NSUBREAD: every bias then describes a single read.
+    """
+
+    def stage(frame: Frame) -> Frame:
+        require_assembled(frame, LEVEL_STAGE)
+        reads = frame.meta.nsubread
+        level = sigma_clipped_mean(frame.data, nsigma, mask=frame.mask != 0)
+        data = (frame.data - np.float32(level)) / np.float32(reads)
+        step = ProcessingStep(LEVEL_STAGE, {"nsigma": nsigma, "nsubread": reads}, {"BIASLVL": level / reads})
+        return frame.with_step(step, data=data, uncertainty=frame.uncertainty / np.float32(reads))
+
+    return stage
+
+
+def bias_level(frame: Frame) -> float:
+    """BIASLVL (electrons per read) a frame's `subtract_bias_level` step recorded."""
+    steps = frame.steps(LEVEL_STAGE)
+    if not steps:
+        raise ValueError(f"{frame.meta.filename}: no bias level was measured")
+    value = steps[-1].diagnostics["BIASLVL"]
+    assert isinstance(value, float)
+    return value
+
+
+def subtract_bias(master: Master) -> Stage:
+    """Subtract a master bias: ``NSUBREAD x (master + BIASLVL)``, uncertainties in quadrature, masks OR."""
+    if master.kind is not MasterKind.BIAS:
+        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a bias")
+
+    def stage(frame: Frame) -> Frame:
+        require_match(frame, master, STAGE)
+        reads = np.float32(frame.meta.nsubread)
+        level = np.float32(master.bias_level)
+        step = ProcessingStep(
+            STAGE, {"nsubread": frame.meta.nsubread}, {"BIASLVL": master.bias_level}, (master.filename,)
+        )
+        return frame.with_step(
+            step,
+            data=frame.data - reads * (master.frame.data + level),
+            uncertainty=np.hypot(frame.uncertainty, reads * master.frame.uncertainty),
+            mask=frame.mask | master.frame.mask,
+        )
+
+    return stage

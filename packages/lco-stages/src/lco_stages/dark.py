@@ -1,0 +1,59 @@
+"""Dark current: frames to electrons per second, and subtraction of a master dark."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from lco_core.errors import StageError
+from lco_core.frame import Frame
+from lco_core.master import Master, MasterKind
+from lco_core.pipeline import Stage
+from lco_core.provenance import ProcessingStep
+from lco_stages._checks import require_assembled
+from lco_stages._match import require_match
+
+RATE_STAGE = "divide_by_exposure_time"
+STAGE = "subtract_dark"
+
+
+def divide_by_exposure_time(frame: Frame) -> Frame:
+    """Data and uncertainty divided by EXPTIME: electrons per second (for master darks)."""
+    require_assembled(frame, RATE_STAGE)
+    if frame.meta.exptime <= 0:
+        raise StageError(RATE_STAGE, frame.meta.filename, "EXPTIME must be positive for a dark")
+    scale = np.float32(1.0 / frame.meta.exptime)
+    step = ProcessingStep(RATE_STAGE, {"exptime": frame.meta.exptime})
+    return frame.with_step(step, data=frame.data * scale, uncertainty=frame.uncertainty * scale)
+
+
+def dark_scale(frame: Frame, master: Master) -> float:
+    """EXPTIME x exp(DRKTCOEF x (CCDATEMP_frame - CCDATEMP_master)), or EXPTIME where either
+    temperature or the coefficient is unknown."""
+    temperature = frame.meta.ccd_temperature
+    if master.dark_temperature_coefficient and temperature is not None and master.temperature is not None:
+        return frame.meta.exptime * math.exp(
+            master.dark_temperature_coefficient * (temperature - master.temperature)
+        )
+    return frame.meta.exptime
+
+
+def subtract_dark(master: Master) -> Stage:
+    """Subtract a master dark (electrons per second) scaled by `dark_scale`."""
+    if master.kind is not MasterKind.DARK:
+        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a dark")
+
+    def stage(frame: Frame) -> Frame:
+        require_match(frame, master, STAGE)
+        scale = dark_scale(frame, master)
+        factor = np.float32(scale)
+        step = ProcessingStep(STAGE, {"exptime": frame.meta.exptime}, {"DRKTSCAL": scale}, (master.filename,))
+        return frame.with_step(
+            step,
+            data=frame.data - factor * master.frame.data,
+            uncertainty=np.hypot(frame.uncertainty, factor * master.frame.uncertainty),
+            mask=frame.mask | master.frame.mask,
+        )
+
+    return stage

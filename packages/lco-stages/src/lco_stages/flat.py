@@ -1,0 +1,69 @@
+"""Flat field: normalising sky flats, and division by a master flat."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lco_core.errors import StageError
+from lco_core.frame import Frame
+from lco_core.master import Master, MasterKind
+from lco_core.pipeline import Stage
+from lco_core.provenance import ProcessingStep
+from lco_core.stats import sigma_clipped_mean
+from lco_stages._checks import require_assembled
+from lco_stages._match import require_match
+
+NORMALISE_STAGE = "normalise_flat"
+STAGE = "divide_flat"
+
+
+def central_half(shape: tuple[int, int]) -> tuple[slice, slice]:
+    """The central half of an image along each axis, where flats are normalised."""
+    ny, nx = shape
+    return (slice(ny // 4, ny - ny // 4), slice(nx // 4, nx - nx // 4))
+
+
+def normalise_flat(*, nsigma: float = 3.5) -> Stage:
+    """Divide a sky flat by the ``nsigma``-clipped mean of its central half (FLATLVL, electrons)."""
+
+    def stage(frame: Frame) -> Frame:
+        require_assembled(frame, NORMALISE_STAGE)
+        region = central_half(frame.shape)
+        level = sigma_clipped_mean(frame.data[region], nsigma, mask=frame.mask[region] != 0)
+        scale = np.float32(1.0 / level)
+        step = ProcessingStep(NORMALISE_STAGE, {"nsigma": nsigma}, {"FLATLVL": level})
+        return frame.with_step(step, data=frame.data * scale, uncertainty=frame.uncertainty * scale)
+
+    return stage
+
+
+def flat_level(frame: Frame) -> float:
+    steps = frame.steps(NORMALISE_STAGE)
+    if not steps:
+        raise ValueError(f"{frame.meta.filename}: flat was not normalised")
+    value = steps[-1].diagnostics["FLATLVL"]
+    assert isinstance(value, float)
+    return value
+
+
+def divide_flat(master: Master) -> Stage:
+    """Divide by a master flat; relative uncertainties add in quadrature, masks OR."""
+    if master.kind is not MasterKind.SKYFLAT:
+        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a flat")
+
+    def stage(frame: Frame) -> Frame:
+        require_match(frame, master, STAGE)
+        if frame.meta.filter != master.frame.meta.filter:
+            raise StageError(
+                STAGE,
+                frame.meta.filename,
+                f"master flat {master.filename} is for filter {master.frame.meta.filter!r}, "
+                f"the frame for {frame.meta.filter!r}",
+            )
+        flat = master.frame.data
+        data = frame.data / flat
+        uncertainty = np.hypot(frame.uncertainty / flat, data * master.frame.uncertainty / flat)
+        step = ProcessingStep(STAGE, {"filter": frame.meta.filter}, {}, (master.filename,))
+        return frame.with_step(step, data=data, uncertainty=uncertainty, mask=frame.mask | master.frame.mask)
+
+    return stage
