@@ -12,6 +12,7 @@ from astropy import units as u
 from astropy.coordinates import SkyCoord
 
 from lco_core.stats import sigma_clipped_mean
+from lco_instruments.simulate import cosmics
 from lco_instruments.simulate.cosmics import CosmicRays, Track, cosmic_rays
 from lco_instruments.simulate.detector import (
     DarkCurrent,
@@ -397,7 +398,7 @@ def test_cosmic_tracks_are_sharp_lines_with_their_deposit(hits: CosmicRays) -> N
     lengths = np.array([track.length for track in hits.tracks])
     electrons = np.array([track.electrons for track in hits.tracks])
     assert np.all((lengths >= 2.0 - 1e-9) & (lengths <= 40.0 + 1e-9))
-    assert np.all(electrons >= 100.0 * lengths * (1 - 1e-9))
+    assert np.all(electrons >= cosmics.DEPOSIT_PER_PX * lengths * (1 - 1e-9))
     assert 300.0 < float(np.median(electrons)) < 10000.0
     # Charge is only lost off the edges: tracks wholly inside keep theirs.
     ny, nx = hits.image.shape

@@ -13,6 +13,7 @@ from lco_core.errors import ShapeMismatchError
 from lco_core.header import Header
 from lco_core.meta import FrameMeta
 from lco_core.provenance import ProcessingStep
+from lco_core.sources import SourceCatalog, WcsSolution
 
 
 def _empty_float() -> FloatImage:
@@ -65,7 +66,8 @@ class Frame:
     A raw frame holds its pixels in ``amplifiers`` and empty (0 x 0) planes; the mosaic stage
     moves them into ``data``/``mask``/``uncertainty``. Every array is read-only: stages build
     new arrays and return ``frame.with_step(step, data=...)``. ``header`` is the raw header,
-    kept only to pass through to products; stages read ``meta``, never the header.
+    kept only to pass through to products; stages read ``meta``, never the header. The science
+    stages attach ``sources`` (the CAT table) and ``wcs`` (the astrometric solution).
     """
 
     meta: FrameMeta
@@ -77,6 +79,8 @@ class Frame:
     amplifiers: tuple[AmplifierData, ...] = attrs.field(default=(), converter=_amplifier_tuple)
     history: tuple[ProcessingStep, ...] = attrs.field(default=(), converter=_step_tuple)
     header: Header = attrs.field(factory=Header)
+    sources: SourceCatalog | None = None
+    wcs: WcsSolution | None = None
 
     @property
     def assembled(self) -> bool:

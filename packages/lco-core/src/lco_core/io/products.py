@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import os
 import tempfile
 from collections.abc import Sequence
@@ -18,8 +19,9 @@ from lco_core.errors import FitsReadError, ProductWriteError
 from lco_core.frame import Frame
 from lco_core.header import Header, HeaderCard
 from lco_core.io._fits import STRUCTURAL_KEYWORDS, open_fits, read_data, to_fits_header, to_header
-from lco_core.io.meta import parse_frame_meta
+from lco_core.io.meta import HeaderReader, parse_frame_meta
 from lco_core.provenance import ParamValue, ProcessingStep
+from lco_core.sources import SourceCatalog, WcsSolution
 
 #: Prefix of the keywords that hold each processing step as JSON (PROV0001, PROV0002, ...).
 PROVENANCE_PREFIX = "PROV"
@@ -94,7 +96,9 @@ def write_product(
     catalog: Table | None = None,
     keywords: Sequence[HeaderCard] = (),
 ) -> Path:
-    """Write ``frame`` (and ``catalog``) to ``path`` as SCI, CAT, BPM, ERR extensions.
+    """Write ``frame`` (and its catalog) to ``path`` as SCI, CAT, BPM, ERR extensions.
+
+    ``catalog`` defaults to the frame's own ``sources``.
 
     The file is written to a temporary name in the target folder, flushed to disk and renamed
     into place, so a crash never leaves a half-written product at ``path``. ``keywords`` are
@@ -106,6 +110,8 @@ def write_product(
     if not frame.assembled:
         raise ProductWriteError(str(target), "the frame has not been assembled into one image")
     header = _passthrough(frame.header).updated((*keywords, *_provenance_cards(frame.history)))
+    if catalog is None and frame.sources is not None:
+        catalog = frame.sources.to_table()
     science = fits.ImageHDU(np.asarray(frame.data, dtype=np.float32), to_fits_header(header), name="SCI")
     hdus: list[fits.hdu.base.ExtensionHDU] = [science]
     if catalog is not None:
@@ -160,4 +166,34 @@ def read_product(path: str | os.PathLike[str]) -> Product:
             header=_passthrough(header),
         )
         catalog = Table.read(hdul["CAT"]) if "CAT" in names else None
+    if catalog is not None:
+        frame = attrs.evolve(frame, sources=SourceCatalog.from_table(catalog))
+    wcs = _wcs_from(frame.header, name)
+    if wcs is not None:
+        frame = attrs.evolve(frame, wcs=wcs)
     return Product(frame, catalog)
+
+
+#: Keywords of a (TAN or TAN-SIP) WCS solution.
+_WCS_KEYWORD = re.compile(
+    r"^(CTYPE[12]|CUNIT[12]|CRPIX[12]|CRVAL[12]|CD[12]_[12]|[AB]P?_(ORDER|\d_\d)|RADESYS|EQUINOX)$"
+)
+
+
+def wcs_cards(header: Header) -> Header:
+    """The WCS keywords of a header (for `WcsSolution.cards`)."""
+    return Header(tuple(card for card in header.cards if _WCS_KEYWORD.match(card.keyword)))
+
+
+def _wcs_from(header: Header, name: str) -> WcsSolution | None:
+    wcserr = header.get("WCSERR")
+    if wcserr is None or isinstance(wcserr, bool) or not isinstance(wcserr, int | float):
+        return None
+    reader = HeaderReader(header, name, "SCI")
+    return WcsSolution(
+        cards=wcs_cards(header),
+        wcserr=int(wcserr),
+        rms_arcsec=reader.number("WCSRMS") or float("nan"),
+        n_matched=int(reader.number("WCSMATCH") or 0),
+        reason=reader.text("WCSREASN") or "",
+    )

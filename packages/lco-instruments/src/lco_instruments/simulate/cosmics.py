@@ -23,8 +23,9 @@ RATE_PER_CM2_S = 0.02
 #: Projected track lengths, px: log-uniform, so short (steep) tracks are the commonest.
 LENGTH_RANGE = (2.0, 40.0)
 #: Deposit per pixel of projected track length, e-/px: a most probable value plus an exponential
-#: tail standing in for the Landau tail of ionisation losses.
-DEPOSIT_PER_PX = 100.0
+#: tail standing in for the Landau tail of ionisation losses. A minimum-ionising muon frees about
+#: 80 e- per micron of silicon, so about 1000 e- per 15 micron pixel of path: most probable 600.
+DEPOSIT_PER_PX = 600.0
 DEPOSIT_TAIL = 0.5
 #: Relative rms of the deposit fluctuation from one sample point to the next along a track.
 DEPOSIT_FLUCTUATION = 0.25

@@ -1,0 +1,491 @@
+"""CalibrationLibrary: registers masters, selects the one a frame needs, and records processed frames."""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import hashlib
+import os
+import re
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from types import TracebackType
+
+from sqlalchemy import case, func, inspect, or_, select
+from sqlalchemy.engine import URL
+from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+
+from lco_cli.library.engine import WRITE_OPTION, dialect_insert, open_engine, parse_url
+from lco_cli.library.errors import LibraryError, MasterNotFoundError, SchemaTooNewError, temperature_matches
+from lco_cli.library.records import FRAME_STATUSES, FrameRecord, MasterEntry
+from lco_cli.library.schema import SCHEMA_VERSION, Base, MasterRow, ProcessedFrameRow, SchemaVersionRow
+from lco_core.master import MasterKind
+from lco_core.section import Binning
+
+#: File name of the SQLite library that `CalibrationLibrary.at` keeps in a folder.
+DEFAULT_DATABASE_NAME = "calibrations.db"
+
+#: PostgreSQL advisory lock key held while creating the schema, so that processes opening a new
+#: database at the same moment create it once (any constant unlikely to be used by others).
+_SCHEMA_LOCK_KEY = 0x4C434F5F4C4942
+
+_BINNING = re.compile(r"^[1-9][0-9]*x[1-9][0-9]*$")
+_CHUNK = 1 << 20
+
+
+def file_checksum(path: str | os.PathLike[str]) -> str:
+    """SHA-256 of a file's contents as 64 hex digits, read in 1 MiB chunks (memory stays bounded)."""
+    digest = hashlib.sha256()
+    with open(path, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _utcnow() -> dt.datetime:
+    return dt.datetime.now(dt.UTC)
+
+
+class CalibrationLibrary:
+    """The calibration library: masters and processed frames in a SQLite file or a PostgreSQL database.
+
+    Parameters
+    ----------
+    url
+        A SQLAlchemy URL: ``sqlite:///path/to/calibrations.db`` (the file and its folder are
+        created on first use) or ``postgresql://user:password@host:5432/database`` (psycopg 3;
+        ``postgresql+psycopg://`` is the same). The tables and their version row are created
+        when absent.
+
+    Raises
+    ------
+    SchemaTooNewError
+        The database was written by a newer lco-reduce.
+    LibraryError
+        The URL is not SQLite or PostgreSQL, or the database cannot be reached.
+
+    Notes
+    -----
+    Every method runs its own short transaction, so several processes (or Dask workers, each
+    opening the library by `url`) can share one database. Open one library per process.
+    """
+
+    def __init__(self, url: str) -> None:
+        self._url: URL = parse_url(url)
+        self._display = self._url.render_as_string(hide_password=True)
+        self._engine = open_engine(self._url)
+        self._sessions = sessionmaker(self._engine, expire_on_commit=False)
+        try:
+            self._ensure_schema()
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    @classmethod
+    def at(cls, folder: Path) -> CalibrationLibrary:
+        """The SQLite library ``folder/calibrations.db`` (the default of ``lco-reduce``); folder created."""
+        # Absolute, so that `url` opens the same file from worker processes in other folders.
+        folder = Path(folder).absolute()
+        return cls(URL.create("sqlite", database=str(folder / DEFAULT_DATABASE_NAME)).render_as_string())
+
+    @property
+    def url(self) -> str:
+        """The URL this library was opened with, password included (to open it in another process)."""
+        return self._url.render_as_string(hide_password=False)
+
+    def __repr__(self) -> str:
+        return f"CalibrationLibrary({self._display!r})"
+
+    def close(self) -> None:
+        """Close the pooled database connections."""
+        self._engine.dispose()
+
+    def __enter__(self) -> CalibrationLibrary:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, error: BaseException | None, traceback: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- masters ---------------------------------------------------------------------------------
+
+    def register_master(
+        self,
+        *,
+        kind: MasterKind,
+        site: str,
+        telescope: str,
+        camera: str,
+        binning: str | Binning,
+        configuration_mode: str,
+        filter: str | None,
+        set_temperature: float | None,
+        date_obs: dt.datetime,
+        path: str,
+        checksum: str,
+    ) -> MasterEntry:
+        """Register a master file, or update its row when ``path`` is already registered.
+
+        Parameters
+        ----------
+        kind, site, telescope, camera, configuration_mode
+            What the master calibrates (``camera`` is INSTRUME, e.g. 'fa99').
+        binning
+            '1x1', '2x2', ... or a `Binning`.
+        filter
+            The filter of a sky flat (required for one); stored but not matched for other kinds.
+        set_temperature
+            CCD set temperature, deg C; matched for darks only.
+        date_obs
+            Mean DATE-OBS of the inputs, time-zone aware.
+        path, checksum
+            Where the master file is (pass absolute paths: the path is the master's identity)
+            and the SHA-256 of its contents (`file_checksum`).
+
+        Returns
+        -------
+        MasterEntry
+            The stored row. Re-registering the same file (same checksum) keeps its ``good`` mark
+            and ``created`` time; a rebuilt file (new checksum) is a new master: good again, created now.
+        """
+        binning = _binning(binning)
+        _require_aware(date_obs, "date_obs", path)
+        if kind is MasterKind.SKYFLAT and not filter:
+            raise LibraryError(f"{path}: a skyflat master needs its filter to be registered")
+        if not path or not checksum:
+            raise LibraryError(
+                f"{path or '(no path)'}: a master needs a path and a checksum to be registered"
+            )
+        values = {
+            "kind": kind.value,
+            "site": site,
+            "telescope": telescope,
+            "camera": camera,
+            "binning": binning,
+            "configuration_mode": configuration_mode,
+            "filter": filter,
+            "set_temperature": set_temperature,
+            "date_obs": date_obs,
+            "path": path,
+            "checksum": checksum,
+        }
+        with self._errors(f"register master {path}"), self._write() as session:
+            insert = dialect_insert(self._engine, MasterRow).values(**values, good=True, created=_utcnow())
+            same_file = MasterRow.checksum == insert.excluded.checksum
+            # A single upsert: two processes registering the same path at once end with one row.
+            upsert = insert.on_conflict_do_update(
+                index_elements=["path"],
+                set_={
+                    **{name: insert.excluded[name] for name in values if name != "path"},
+                    "good": case((same_file, MasterRow.good), else_=True),
+                    "created": case((same_file, MasterRow.created), else_=insert.excluded.created),
+                },
+            ).returning(MasterRow)
+            row = session.scalars(upsert, execution_options={"populate_existing": True}).one()
+            return _master_entry(row)
+
+    def select_master(
+        self,
+        kind: MasterKind,
+        *,
+        camera: str,
+        binning: str | Binning,
+        configuration_mode: str,
+        date_obs: dt.datetime,
+        filter: str | None = None,
+        set_temperature: float | None = None,
+        temperature_tolerance: float = 1.0,
+    ) -> MasterEntry:
+        """The good master of ``kind`` a frame needs: the match closest in time to its DATE-OBS.
+
+        A master matches when camera, binning and configuration mode are the frame's, plus the
+        filter for sky flats and, for darks, a set temperature within ``temperature_tolerance``
+        (deg C) of ``set_temperature`` (when both are known). Equally close masters are
+        separated by the newest ``created``, then the highest id.
+
+        Raises
+        ------
+        MasterNotFoundError
+            No good master matches; the message names the closest candidate and how it differs.
+        """
+        binning = _binning(binning)
+        _require_aware(date_obs, "date_obs", camera)
+        if not temperature_tolerance >= 0:
+            raise LibraryError(f"temperature tolerance {temperature_tolerance} must be >= 0 deg C")
+        conditions = [
+            MasterRow.camera == camera,
+            MasterRow.kind == kind.value,
+            MasterRow.binning == binning,
+            MasterRow.configuration_mode == configuration_mode,
+            MasterRow.good.is_(True),
+        ]
+        if kind is MasterKind.SKYFLAT:
+            conditions.append(MasterRow.filter.is_(None) if filter is None else MasterRow.filter == filter)
+        if kind is MasterKind.DARK and set_temperature is not None:
+            low, high = set_temperature - temperature_tolerance, set_temperature + temperature_tolerance
+            conditions.append(
+                or_(MasterRow.set_temperature.is_(None), MasterRow.set_temperature.between(low, high))
+            )
+        newest_first = (MasterRow.created.desc(), MasterRow.id.desc())
+        # The closest master is the latest one at or before date_obs or the earliest one after it:
+        # two indexed single-row queries instead of reading every match.
+        latest_before = (
+            select(MasterRow)
+            .where(*conditions, MasterRow.date_obs <= date_obs)
+            .order_by(MasterRow.date_obs.desc(), *newest_first)
+            .limit(1)
+        )
+        earliest_after = (
+            select(MasterRow)
+            .where(*conditions, MasterRow.date_obs > date_obs)
+            .order_by(MasterRow.date_obs.asc(), *newest_first)
+            .limit(1)
+        )
+        near_misses: list[MasterEntry] = []
+        with self._errors(f"select a master {kind.value} for {camera}"), self._read() as session:
+            found = [
+                _master_entry(row)
+                for query in (latest_before, earliest_after)
+                if (row := session.scalars(query).first()) is not None
+            ]
+            if not found:
+                candidates = session.scalars(
+                    select(MasterRow).where(MasterRow.camera == camera, MasterRow.kind == kind.value)
+                )
+                near_misses = [_master_entry(row) for row in candidates]
+        if not found:
+            raise MasterNotFoundError(
+                kind,
+                camera=camera,
+                binning=binning,
+                configuration_mode=configuration_mode,
+                date_obs=date_obs,
+                filter=filter,
+                set_temperature=set_temperature,
+                temperature_tolerance=temperature_tolerance,
+                closest=_closest(
+                    near_misses,
+                    binning=binning,
+                    configuration_mode=configuration_mode,
+                    date_obs=date_obs,
+                    filter=filter,
+                    set_temperature=set_temperature,
+                    temperature_tolerance=temperature_tolerance,
+                ),
+            )
+        return max(found, key=lambda entry: (-abs(entry.date_obs - date_obs), entry.created, entry.id))
+
+    def mark(self, path_or_id: str | int, *, good: bool) -> MasterEntry:
+        """Mark a master (by path or id) good or bad; a bad master is never selected.
+
+        Raises `LibraryError` when no master has that path or id.
+        """
+        which = MasterRow.id == path_or_id if isinstance(path_or_id, int) else MasterRow.path == path_or_id
+        label = "good" if good else "bad"
+        with self._errors(f"mark master {path_or_id!r} {label}"), self._write() as session:
+            row = session.scalars(select(MasterRow).where(which)).one_or_none()
+            if row is None:
+                what = f"id {path_or_id}" if isinstance(path_or_id, int) else f"path {path_or_id!r}"
+                raise LibraryError(f"{self._display}: no master with {what} to mark {label}")
+            row.good = good
+            session.flush()
+            return _master_entry(row)
+
+    def masters(
+        self, *, camera: str | None = None, kind: MasterKind | None = None
+    ) -> tuple[MasterEntry, ...]:
+        """Registered masters (good and bad), optionally of one camera and kind, ordered by DATE-OBS."""
+        query = select(MasterRow).order_by(MasterRow.date_obs, MasterRow.id)
+        if camera is not None:
+            query = query.where(MasterRow.camera == camera)
+        if kind is not None:
+            query = query.where(MasterRow.kind == kind.value)
+        with self._errors("list masters"), self._read() as session:
+            return tuple(_master_entry(row) for row in session.scalars(query))
+
+    # -- processed frames ------------------------------------------------------------------------
+
+    def record_frame(
+        self, path: str, *, checksum: str, status: str, reason: str = "", products: Sequence[str] = ()
+    ) -> FrameRecord:
+        """Record the outcome of processing the file ``path`` (SHA-256 ``checksum``).
+
+        ``status`` is 'ok', 'failed' or 'skipped'; ``reason`` says why it was not ok; ``products``
+        are the files written. The record replaces the previous one for ``path``; ``tries``
+        counts every call.
+        """
+        if status not in FRAME_STATUSES:
+            raise LibraryError(f"{path}: frame status {status!r} is not one of {', '.join(FRAME_STATUSES)}")
+        values = {
+            "checksum": checksum,
+            "status": status,
+            "reason": reason,
+            "products": [str(product) for product in products],
+            "updated": _utcnow(),
+        }
+        with self._errors(f"record frame {path}"), self._write() as session:
+            insert = dialect_insert(self._engine, ProcessedFrameRow).values(path=path, tries=1, **values)
+            upsert = insert.on_conflict_do_update(
+                index_elements=["path"],
+                set_={
+                    **{name: insert.excluded[name] for name in values},
+                    "tries": ProcessedFrameRow.tries + 1,
+                },
+            ).returning(ProcessedFrameRow)
+            row = session.scalars(upsert, execution_options={"populate_existing": True}).one()
+            return _frame_record(row)
+
+    def frame(self, path: str) -> FrameRecord | None:
+        """The last recorded outcome for ``path``, or None if it was never recorded."""
+        with self._errors(f"read the record of frame {path}"), self._read() as session:
+            row = session.scalars(
+                select(ProcessedFrameRow).where(ProcessedFrameRow.path == path)
+            ).one_or_none()
+            return None if row is None else _frame_record(row)
+
+    def is_done(self, path: str, checksum: str) -> bool:
+        """Whether a previous run finished this exact file: status 'ok' with the same checksum."""
+        query = select(ProcessedFrameRow.id).where(
+            ProcessedFrameRow.path == path,
+            ProcessedFrameRow.checksum == checksum,
+            ProcessedFrameRow.status == "ok",
+        )
+        with self._errors(f"read the record of frame {path}"), self._read() as session:
+            return session.scalars(query).first() is not None
+
+    # -- plumbing --------------------------------------------------------------------------------
+
+    def _ensure_schema(self) -> None:
+        with self._errors("open the calibration library"):
+            with self._read() as session:
+                version = self._stored_version(session)
+            if version is None:
+                with self._write() as session:
+                    if self._engine.dialect.name == "postgresql":
+                        # PostgreSQL runs concurrent CREATE TABLEs side by side (and one fails);
+                        # SQLite's write transaction already serialises them.
+                        session.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+                    version = self._stored_version(session)
+                    if version is None:
+                        Base.metadata.create_all(session.connection())
+                        session.add(SchemaVersionRow(id=1, version=SCHEMA_VERSION))
+                        version = SCHEMA_VERSION
+        if version > SCHEMA_VERSION:
+            raise SchemaTooNewError(self._display, version, SCHEMA_VERSION)
+        if version < SCHEMA_VERSION:
+            raise LibraryError(
+                f"{self._display}: calibration library schema version {version} is older than "
+                f"{SCHEMA_VERSION} and no migration exists for it"
+            )
+
+    def _stored_version(self, session: Session) -> int | None:
+        if not inspect(session.connection()).has_table(SchemaVersionRow.__tablename__):
+            return None
+        version = session.scalars(select(SchemaVersionRow.version)).one_or_none()
+        if version is None:
+            raise LibraryError(
+                f"{self._display}: has a schema_version table but no version row; "
+                "it is not a calibration library lco-reduce wrote"
+            )
+        return version
+
+    @contextlib.contextmanager
+    def _read(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    @contextlib.contextmanager
+    def _write(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            # Must be the session's first use: the option only applies when its connection begins.
+            session.connection(execution_options={WRITE_OPTION: True})
+            yield session
+
+    @contextlib.contextmanager
+    def _errors(self, what: str) -> Iterator[None]:
+        try:
+            yield
+        except SQLAlchemyError as error:
+            raise LibraryError(f"{self._display}: cannot {what}: {_first_line(error)}") from error
+
+
+def _binning(binning: str | Binning) -> str:
+    text = str(binning)
+    if not _BINNING.match(text):
+        raise LibraryError(f"binning {text!r} is not of the form '1x1', '2x2' (str of lco_core Binning)")
+    return text
+
+
+def _require_aware(moment: dt.datetime, name: str, what: str) -> None:
+    if moment.tzinfo is None or moment.utcoffset() is None:
+        raise LibraryError(f"{what}: {name} {moment.isoformat()} has no time zone; pass a UTC datetime")
+
+
+def _first_line(error: SQLAlchemyError) -> str:
+    # SQLAlchemy appends the statement and a help link on further lines; the driver's own
+    # message is what says what went wrong.
+    text = str(error.orig) if isinstance(error, DBAPIError) else str(error)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(error).__name__
+
+
+def _closest(
+    entries: Sequence[MasterEntry],
+    *,
+    binning: str,
+    configuration_mode: str,
+    date_obs: dt.datetime,
+    filter: str | None,
+    set_temperature: float | None,
+    temperature_tolerance: float,
+) -> MasterEntry | None:
+    """The near miss most worth naming: fewest unmet selection rules, then closest in time."""
+
+    def unmet(entry: MasterEntry) -> int:
+        return sum(
+            (
+                entry.binning != binning,
+                entry.configuration_mode != configuration_mode,
+                entry.kind is MasterKind.SKYFLAT and entry.filter != filter,
+                entry.kind is MasterKind.DARK
+                and not temperature_matches(entry.set_temperature, set_temperature, temperature_tolerance),
+                not entry.good,
+            )
+        )
+
+    if not entries:
+        return None
+    return min(entries, key=lambda entry: (unmet(entry), abs(entry.date_obs - date_obs), -entry.id))
+
+
+def _master_entry(row: MasterRow) -> MasterEntry:
+    return MasterEntry(
+        id=row.id,
+        kind=MasterKind(row.kind),
+        site=row.site,
+        telescope=row.telescope,
+        camera=row.camera,
+        binning=row.binning,
+        configuration_mode=row.configuration_mode,
+        filter=row.filter,
+        set_temperature=row.set_temperature,
+        date_obs=row.date_obs,
+        path=row.path,
+        checksum=row.checksum,
+        good=row.good,
+        created=row.created,
+    )
+
+
+def _frame_record(row: ProcessedFrameRow) -> FrameRecord:
+    return FrameRecord(
+        path=row.path,
+        checksum=row.checksum,
+        status=row.status,
+        tries=row.tries,
+        reason=row.reason,
+        products=tuple(row.products),
+        updated=row.updated,
+    )

@@ -1,0 +1,96 @@
+"""The calibration library's tables (SQLAlchemy 2 declarative models) and their schema version."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, TypeDecorator
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+#: The schema this code writes and understands. Bump it (and add a migration) with every change to
+#: the tables below; a database holding a larger number is refused rather than misread.
+SCHEMA_VERSION = 1
+
+
+class UtcDateTime(TypeDecorator[dt.datetime]):
+    """A UTC instant: time-zone aware in Python on every backend.
+
+    PostgreSQL stores ``timestamp with time zone``; SQLite has no time zone type, so the value is
+    stored as naive UTC, which keeps its text form ordered like the instants it names.
+    """
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            # A naive time could be local time or UTC; storing it would silently guess.
+            raise ValueError(f"{value.isoformat()} has no time zone; pass a UTC datetime")
+        utc = value.astimezone(dt.UTC)
+        return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
+
+    def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
+
+
+class Base(DeclarativeBase):
+    """Declarative base of the library's tables."""
+
+
+class SchemaVersionRow(Base):
+    """The one row saying which `SCHEMA_VERSION` wrote the database."""
+
+    __tablename__ = "schema_version"
+    __table_args__ = (CheckConstraint("id = 1", name="ck_schema_version_single_row"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version: Mapped[int]
+
+
+class MasterRow(Base):
+    """A registered master calibration file (`lco_cli.library.MasterEntry` is its public form)."""
+
+    __tablename__ = "masters"
+    __table_args__ = (
+        CheckConstraint("kind IN ('bias', 'dark', 'skyflat')", name="ck_masters_kind"),
+        # Selection filters on these columns by equality and then orders by date_obs.
+        Index(
+            "ix_masters_selection", "camera", "kind", "binning", "configuration_mode", "filter", "date_obs"
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String)
+    site: Mapped[str] = mapped_column(String)
+    telescope: Mapped[str] = mapped_column(String)
+    camera: Mapped[str] = mapped_column(String)
+    binning: Mapped[str] = mapped_column(String)
+    configuration_mode: Mapped[str] = mapped_column(String)
+    filter: Mapped[str | None] = mapped_column(String)
+    set_temperature: Mapped[float | None]
+    date_obs: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Unique so that two processes registering the same file cannot both insert it.
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    checksum: Mapped[str] = mapped_column(String)
+    good: Mapped[bool]
+    created: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+
+
+class ProcessedFrameRow(Base):
+    """The last outcome of processing one input file (`lco_cli.library.FrameRecord` is its public form)."""
+
+    __tablename__ = "processed_frames"
+    __table_args__ = (CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="ck_frames_status"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    path: Mapped[str] = mapped_column(Text, unique=True)
+    checksum: Mapped[str] = mapped_column(String)
+    status: Mapped[str] = mapped_column(String)
+    tries: Mapped[int]
+    reason: Mapped[str] = mapped_column(Text)
+    products: Mapped[list[str]] = mapped_column(JSON)
+    updated: Mapped[dt.datetime] = mapped_column(UtcDateTime())

@@ -1,0 +1,125 @@
+"""SourceCatalog, SourceFlag and WcsSolution: what the science stages attach to a frame."""
+
+from __future__ import annotations
+
+import enum
+from collections.abc import Iterator, Mapping
+from types import MappingProxyType
+from typing import Any
+
+import attrs
+import numpy as np
+import numpy.typing as npt
+
+from lco_core._arrays import AnyArray, read_only
+from lco_core.header import Header
+
+
+class SourceFlag(enum.IntFlag):
+    """Bits of the CAT table's ``flag`` column (one place, documented)."""
+
+    #: The source was split from a blend by deblending.
+    DEBLENDED = 1
+    #: The source or its aperture touches the image edge.
+    TRUNCATED = 2
+    #: Saturated pixels in the aperture.
+    SATURATED = 4
+    #: Bad, uncovered or low-flat pixels in the aperture.
+    BAD_PIXELS = 8
+    #: Cosmic-ray pixels in the aperture.
+    COSMIC_RAY = 16
+    #: Non-linear pixels in the aperture.
+    NONLINEAR = 32
+
+
+def _columns(mapping: Mapping[str, npt.ArrayLike]) -> Mapping[str, AnyArray]:
+    arrays = {name: read_only(np.asarray(values)) for name, values in mapping.items()}
+    lengths = {len(a) for a in arrays.values()}
+    if len(lengths) > 1:
+        raise ValueError(f"catalog columns differ in length: {sorted(lengths)}")
+    return MappingProxyType(arrays)
+
+
+def _units(mapping: Mapping[str, str]) -> Mapping[str, str]:
+    return MappingProxyType(dict(mapping))
+
+
+@attrs.frozen(eq=False)
+class SourceCatalog:
+    """Columns of equal length (read-only arrays) with units and descriptions, in order."""
+
+    columns: Mapping[str, AnyArray] = attrs.field(factory=dict, converter=_columns)
+    units: Mapping[str, str] = attrs.field(factory=dict, converter=_units)
+    descriptions: Mapping[str, str] = attrs.field(factory=dict, converter=_units)
+
+    def __len__(self) -> int:
+        return len(next(iter(self.columns.values()))) if self.columns else 0
+
+    def __getitem__(self, name: str) -> AnyArray:
+        return self.columns[name]
+
+    def __contains__(self, name: object) -> bool:
+        return name in self.columns
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self.columns)
+
+    def with_columns(
+        self, columns: Mapping[str, npt.ArrayLike], *, units: Mapping[str, str] | None = None,
+        descriptions: Mapping[str, str] | None = None,
+    ) -> SourceCatalog:  # fmt: skip
+        """A new catalog with ``columns`` added (or replaced)."""
+        return SourceCatalog(
+            {**self.columns, **columns},
+            {**self.units, **(units or {})},
+            {**self.descriptions, **(descriptions or {})},
+        )
+
+    def select(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> SourceCatalog:
+        return SourceCatalog(
+            {name: values[keep] for name, values in self.columns.items()}, self.units, self.descriptions
+        )
+
+    def to_table(self) -> Any:
+        """An astropy Table copy (for writing): the catalog itself stays immutable."""
+        from astropy.table import Table
+
+        table = Table({name: np.array(values) for name, values in self.columns.items()})
+        for name in table.colnames:
+            if self.units.get(name):
+                table[name].unit = self.units[name]
+            if self.descriptions.get(name):
+                table[name].description = self.descriptions[name]
+        return table
+
+    @classmethod
+    def from_table(cls, table: Any) -> SourceCatalog:
+        return cls(
+            {name: np.asarray(table[name]) for name in table.colnames},
+            {name: str(table[name].unit) for name in table.colnames if table[name].unit is not None},
+            {name: str(table[name].description) for name in table.colnames if table[name].description},
+        )
+
+
+@attrs.frozen
+class WcsSolution:
+    """An astrometric solution as header cards (TAN or TAN-SIP) and how good it is.
+
+    ``wcserr`` follows LCO: 0 solved, 4 failed (then ``cards`` are the header's own pointing).
+    """
+
+    cards: Header
+    wcserr: int
+    rms_arcsec: float
+    n_matched: int
+    reason: str = ""
+
+    @property
+    def solved(self) -> bool:
+        return self.wcserr == 0
+
+    def to_wcs(self) -> Any:
+        """A fresh astropy WCS built from the cards."""
+        from astropy.wcs import WCS
+
+        return WCS({card.keyword: card.value for card in self.cards.cards})
