@@ -43,7 +43,8 @@ def calibration_figures(amp_size: int, seed: int) -> None:
         residual = cal.bias.frame.data - bias_truth
         residual -= np.median(residual)
         print(
-            f"master bias: rms error {np.std(residual):.3f} e- ; ideal rn/sqrt(N) {read_noise / np.sqrt(n_bias):.3f} e-"
+            f"master bias: rms error {np.std(residual):.3f} e- ;"
+            f" ideal rn/sqrt(N) {read_noise / np.sqrt(n_bias):.3f} e-"
             f" ; ratio {np.std(residual) / (read_noise / np.sqrt(n_bias)):.3f} (target <= 1.2)"
         )
         dark_truth = trimmed(night.signatures.dark.rate, camera)
@@ -52,7 +53,8 @@ def calibration_figures(amp_size: int, seed: int) -> None:
         bpm = make_bad_pixel_mask(dark=cal.dark, flat=cal.flat, filename="bpm")
         hot = trimmed(night.signatures.dark.hot, camera)
         print(
-            f"master dark: pull mean {np.mean(pulls):+.3f}, pull width {np.std(pulls):.3f} ; hot pixels {hot.sum()},"
+            f"master dark: pull mean {np.mean(pulls):+.3f}, pull width {np.std(pulls):.3f} ;"
+            f" hot pixels {hot.sum()},"
             f" recall {(bpm.mask[hot] > 0).mean():.3f} (target >= 0.95), BPM pixels {int(bpm.mask.sum())}"
         )
         true_flat = trimmed(night.signatures.flat.response, camera).astype(np.float64)
@@ -64,8 +66,11 @@ def calibration_figures(amp_size: int, seed: int) -> None:
         columns = night.signatures.flat.bad_columns
         low = trimmed(night.signatures.flat.low_response, camera)
         print(
-            f"master flat: rms(master/true - 1) {rms:.5f} ; photon-noise ideal {ideal_rms:.5f} ; ratio {rms / ideal_rms:.3f}"
-            f" (target <= 1.2) ; bad-column pixels in BPM {(bpm.mask[low] > 0).mean():.3f} of {int(low.sum())} ({len(columns)} columns)"
+            f"master flat: rms(master/true - 1) {rms:.5f} ; photon-noise ideal {ideal_rms:.5f} ;"
+            f" ratio {rms / ideal_rms:.3f}"
+            f" (target <= 1.2) ;"
+            f" bad-column pixels in BPM {(bpm.mask[low] > 0).mean():.3f}"
+            f" of {int(low.sum())} ({len(columns)} columns)"
         )
         for path in night.paths_of(ObsType.EXPOSE):
             frame, _ = load(path)
@@ -87,7 +92,8 @@ def calibration_figures(amp_size: int, seed: int) -> None:
             good = (calibrated.mask == 0) & ~near
             pulls = ((calibrated.data - light / scale) / calibrated.uncertainty)[good]
             print(
-                f"science {path.name}: pull mean {np.mean(pulls):+.3f}, width {np.std(pulls):.3f} (target 1 +- 0.05)"
+                f"science {path.name}: pull mean {np.mean(pulls):+.3f}, "
+                f"width {np.std(pulls):.3f} (target 1 +- 0.05)"
             )
 
 

@@ -1,27 +1,36 @@
-"""Entry point of the `lco-reduce` command."""
+"""Entry point of the `lco-reduce` command: a click group whose commands live in lco_cli.commands."""
 
 from __future__ import annotations
 
-import argparse
 import sys
 from collections.abc import Sequence
 from importlib.metadata import version
 
+import click
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="lco-reduce",
-        description="Reduce raw LCO imaging frames (bias, dark, flat, science) into science products.",
-    )
-    parser.add_argument("--version", action="version", version=f"%(prog)s {version('lco-cli')}")
-    return parser
+from lco_cli.commands.calibrations import calibrations
+from lco_cli.errors import run_safely
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(version("lco-cli"), prog_name="lco-reduce")
+def cli() -> None:
+    """Reduce raw LCO imaging frames (bias, dark, flat, science) into science products.
+
+    \b
+    Examples:
+      lco-reduce demo                          simulate a small night and reduce it
+      lco-reduce run /data/raw/20260101 --out reduced
+      lco-reduce calibrations list --db reduced/calibrations.db
+    """
+
+
+cli.add_command(calibrations)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
-    parser.parse_args(argv)
-    parser.print_help()
-    return 0
+    """Run the command line; returns the exit code (0 ok, 1 some frames failed, 2 usage error)."""
+    return run_safely(cli, list(sys.argv[1:] if argv is None else argv))
 
 
 if __name__ == "__main__":

@@ -1,0 +1,28 @@
+"""Turning every error into one line for the person at the terminal, and into an exit code."""
+
+from __future__ import annotations
+
+import click
+
+from lco_core.errors import LcoError
+
+#: Exit codes: everything done; some frames failed (the rest done); the command was misused.
+OK, SOME_FAILED, USAGE = 0, 1, 2
+
+
+def run_safely(command: click.Command, arguments: list[str]) -> int:
+    """Run a click command; typed pipeline errors print one line and exit 2 instead of a traceback."""
+    try:
+        result = command.main(args=arguments, prog_name="lco-reduce", standalone_mode=False)
+    except click.exceptions.Exit as done:
+        return int(done.exit_code)
+    except click.ClickException as error:
+        error.show()
+        return USAGE
+    except click.exceptions.Abort:
+        click.echo("lco-reduce: interrupted", err=True)
+        return USAGE
+    except LcoError as error:
+        click.echo(f"lco-reduce: {error}", err=True)
+        return USAGE
+    return int(result) if isinstance(result, int) else OK
