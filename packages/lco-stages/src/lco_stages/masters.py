@@ -1,15 +1,20 @@
 """Master calibrations: pure functions from prepared frames to a master (Sequence[Frame] -> Master).
 
-Each ``make_master_*`` takes frames already through their recipe (see `lco_stages.recipes`),
-decides which frames to keep (temperature, signal-to-noise, agreement with the previous
-master) and stacks the rest with the memory-bounded sigma-clipped stack. Every decision is
-data in the returned `MasterResult`, not a log line.
+Making a master has two halves, kept apart so the command line can run the first in worker
+processes and stack from files (bounded memory) in between:
+
+* `assess_frame`: may this prepared frame go into the master? (temperature, signal-to-noise,
+  agreement with the previous master); a small, picklable `Assessment`;
+* `master_from_stack`: the master from the sigma-clipped stack of the accepted frames.
+
+`make_master_bias`, `make_master_dark` and `make_master_flat` do both in memory. Every decision
+is data in the returned `MasterResult`, not a log line.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 
 import attrs
 import numpy as np
@@ -19,10 +24,12 @@ from lco_core.errors import LcoError
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
 from lco_core.master import Master, MasterKind, master_filename
+from lco_core.meta import FrameMeta
 from lco_core.provenance import ProcessingStep
+from lco_core.stacking import StackResult
 from lco_core.stats import median, stack
-from lco_stages.bias import bias_level
-from lco_stages.flat import flat_level
+from lco_stages.bias import LEVEL_STAGE
+from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.qc import QcDecision, compare_with_master
 
 #: Frames a master needs unless told otherwise.
@@ -35,6 +42,12 @@ MIN_FLAT_SNR = 50.0
 LOW_FLAT_LEVEL = 0.2
 
 
+@attrs.frozen
+class Rejection:
+    filename: str
+    reason: str
+
+
 class TooFewFramesError(LcoError):
     """Fewer usable frames than a master needs."""
 
@@ -43,18 +56,25 @@ class TooFewFramesError(LcoError):
         self.usable = usable
         self.needed = needed
         self.rejected = tuple(rejected)
-        why = (
-            f" ({len(rejected)} rejected: {rejected[0].reason}{', ...' if len(rejected) > 1 else ''})"
-            if rejected
-            else ""
-        )
+        why = ""
+        if rejected:
+            why = f" ({len(rejected)} rejected: {rejected[0].reason}{', ...' if len(rejected) > 1 else ''})"
         super().__init__(f"{group}: {usable} usable frames, a master needs at least {needed}{why}")
 
 
 @attrs.frozen
-class Rejection:
-    filename: str
+class Assessment:
+    """Whether one prepared frame goes into a master, and the figures the master needs from it."""
+
+    meta: FrameMeta
+    accepted: bool
     reason: str
+    qc: QcDecision | None = None
+    level: float | None = None  # BIASLVL (bias) or FLATLVL (flat) of the frame
+
+    @property
+    def filename(self) -> str:
+        return self.meta.filename
 
 
 @attrs.frozen(eq=False)
@@ -65,125 +85,216 @@ class MasterResult:
     qc: tuple[QcDecision, ...]
 
 
-def group_name(frame: Frame, kind: MasterKind) -> str:
-    meta = frame.meta
+def group_name(meta: FrameMeta, kind: MasterKind) -> str:
     text = f"{meta.camera} {kind.value} binning {meta.binning} mode {meta.configuration_mode}"
     return text + (f" filter {meta.filter}" if kind is MasterKind.SKYFLAT else "")
 
 
-def _check_group(frames: Sequence[Frame], kind: MasterKind) -> None:
-    if not frames:
+def _level(frame: Frame, stage: str, key: str) -> float | None:
+    steps = frame.steps(stage)
+    value = steps[-1].diagnostics.get(key) if steps else None
+    return float(value) if isinstance(value, int | float) else None
+
+
+def _temperature_problem(meta: FrameMeta, tolerance: float) -> str | None:
+    actual, wanted = meta.ccd_temperature, meta.ccd_set_temperature
+    if actual is None or wanted is None:
+        return None
+    if abs(actual - wanted) >= tolerance:
+        return f"CCD at {actual:.2f} C, set point {wanted:.2f} C (difference >= {tolerance} C)"
+    return None
+
+
+def _snr_problem(frame: Frame, minimum: float) -> str | None:
+    good = (frame.mask == 0) & (frame.uncertainty > 0)
+    if not good.any():
+        return "no unmasked pixel"
+    snr = median(frame.data / np.where(good, frame.uncertainty, 1), mask=~good)
+    if not snr >= minimum:
+        return f"median signal-to-noise {snr:.1f} < {minimum:g}"
+    return None
+
+
+def assess_frame(
+    frame: Frame,
+    kind: MasterKind,
+    *,
+    previous: Master | None = None,
+    temperature_tolerance: float = TEMPERATURE_TOLERANCE,
+    min_snr: float = MIN_FLAT_SNR,
+) -> Assessment:
+    """Decide whether a prepared calibration frame may go into a master of ``kind``.
+
+    Darks off their set temperature and flats of too little signal are rejected first; every
+    other frame is compared with the previous master (`compare_with_master`).
+    """
+    if frame.meta.obstype is not kind.obstype:
+        raise ValueError(f"{frame.meta.filename} is {frame.meta.obstype.value}, not {kind.obstype.value}")
+    if frame.header.get("ISMASTER") is True:
+        raise ValueError(f"{frame.meta.filename} is itself a master; masters are built from raw frames only")
+    level = {
+        MasterKind.BIAS: _level(frame, LEVEL_STAGE, "BIASLVL"),
+        MasterKind.SKYFLAT: _level(frame, NORMALISE_STAGE, "FLATLVL"),
+        MasterKind.DARK: None,
+    }[kind]
+    problem = None
+    if kind is MasterKind.DARK:
+        problem = _temperature_problem(frame.meta, temperature_tolerance)
+    elif kind is MasterKind.SKYFLAT:
+        problem = _snr_problem(frame, min_snr)
+    if problem is not None:
+        return Assessment(frame.meta, False, problem, None, level)
+    decision = compare_with_master(frame, previous)
+    return Assessment(frame.meta, decision.accepted, decision.reason, decision, level)
+
+
+def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:
+    if not assessments:
         raise TooFewFramesError(f"master {kind.value}", 0, 1, ())
     keys = {
         (
-            f.meta.camera,
-            f.meta.binning,
-            f.meta.configuration_mode,
-            f.shape,
-            f.meta.filter if kind is MasterKind.SKYFLAT else None,
+            a.meta.camera,
+            a.meta.binning,
+            a.meta.configuration_mode,
+            a.meta.filter if kind is MasterKind.SKYFLAT else None,
         )
-        for f in frames
+        for a in assessments
     }
     if len(keys) > 1:
         raise ValueError(
             f"frames of different groups cannot make one master {kind.value}: {sorted(map(str, keys))}"
         )
-    for frame in frames:
-        if frame.meta.obstype is not kind.obstype:
-            raise ValueError(f"{frame.meta.filename} is {frame.meta.obstype.value}, not {kind.obstype.value}")
-        if frame.header.get("ISMASTER") is True:
-            raise ValueError(
-                f"{frame.meta.filename} is itself a master; masters are built from raw frames only"
-            )
 
 
-def _select(
-    frames: Sequence[Frame],
+def choose_frames(
+    assessments: Sequence[Assessment], kind: MasterKind, *, min_frames: int = MIN_FRAMES
+) -> list[Assessment]:
+    """The accepted frames of one group; `TooFewFramesError` when fewer than ``min_frames``."""
+    _check_group(assessments, kind)
+    accepted = [a for a in assessments if a.accepted]
+    if len(accepted) < min_frames:
+        rejected = [Rejection(a.filename, a.reason) for a in assessments if not a.accepted]
+        raise TooFewFramesError(group_name(assessments[0].meta, kind), len(accepted), min_frames, rejected)
+    return accepted
+
+
+def shared_error(
+    meta: FrameMeta, shape: tuple[int, int], *, bias: Master | None, dark: Master | None, scale: float
+) -> npt.NDArray[np.float32]:
+    """The uncertainty a frame inherited from the masters applied to it, in its current units."""
+    variance = np.zeros(shape, dtype=np.float32)
+    if bias is not None:
+        variance += (bias.frame.uncertainty * np.float32(meta.nsubread)) ** 2
+    if dark is not None:
+        variance += (dark.frame.uncertainty * np.float32(meta.exptime)) ** 2
+    return np.sqrt(variance) * np.float32(scale)
+
+
+def master_from_stack(
     kind: MasterKind,
-    previous: Master | None,
-    min_frames: int,
-    reject: Callable[[Frame], str | None],
-) -> tuple[list[Frame], list[Rejection], list[QcDecision]]:
-    _check_group(frames, kind)
-    kept, rejected, decisions = [], [], []
-    for frame in frames:
-        reason = reject(frame)
-        if reason is not None:
-            rejected.append(Rejection(frame.meta.filename, reason))
-            continue
-        decision = compare_with_master(frame, previous)
-        decisions.append(decision)
-        if decision.accepted:
-            kept.append(frame)
-        else:
-            rejected.append(Rejection(frame.meta.filename, decision.reason))
-    if len(kept) < min_frames:
-        raise TooFewFramesError(group_name(frames[0], kind), len(kept), min_frames, rejected)
-    return kept, rejected, decisions
-
-
-def _master_frame(
-    frames: list[Frame],
-    kind: MasterKind,
+    stacked: StackResult,
+    accepted: Sequence[Assessment],
+    template: Frame,
+    *,
     nsigma: float,
-    parameters: dict[str, float | str],
-    common: list[npt.NDArray[np.float32]] | None = None,
-) -> Frame:
-    """Stack frames into a master frame.
+    parameters: dict[str, float | str] | None = None,
+    shared: npt.NDArray[np.float32] | None = None,
+    temperature_coefficient: float | None = None,
+    low_level: float = LOW_FLAT_LEVEL,
+) -> Master:
+    """The master of ``kind`` from the stack of its ``accepted`` frames.
 
-    ``common`` is, per frame, the part of its uncertainty that every frame shares (the master
-    bias a dark was corrected with, say). The stack treats inputs as independent, so that part
-    is taken out before stacking and added back in full afterwards: averaging N frames does not
-    average away an error they all carry.
+    ``template`` is one of the prepared frames (its header and history head the master's).
+    ``shared`` is the error every input carries alike (the master bias a dark was corrected
+    with): the stack treats inputs as independent and would divide it by sqrt(N), so the part it
+    averaged away is added back, ``sigma^2 += shared^2 (1 - 1/n_used)``.
     """
-    sigmas = [f.uncertainty for f in frames]
-    if common is not None:
-        sigmas = [
-            np.sqrt(np.maximum(s.astype(np.float32) ** 2 - c**2, 0))
-            for s, c in zip(sigmas, common, strict=True)
-        ]
-    result = stack(
-        [f.data for f in frames], nsigma=nsigma, masks=[f.mask != 0 for f in frames], uncertainties=sigmas
-    )
-    uncertainty = result.uncertainty
-    if common is not None:
-        shared = np.mean(common, axis=0)
-        uncertainty = np.sqrt(uncertainty.astype(np.float32) ** 2 + shared**2)
-    first = frames[0]
-    mean_time = dt.datetime.fromtimestamp(
-        float(np.mean([f.meta.date_obs.timestamp() for f in frames])), tz=dt.UTC
-    )
-    latest_night = max(f.meta.day_obs for f in frames)
-    meta = attrs.evolve(first.meta, date_obs=mean_time, day_obs=latest_night)
+    uncertainty = stacked.uncertainty.astype(np.float32)
+    if shared is not None:
+        used = np.maximum(stacked.n_used, 1).astype(np.float32)
+        uncertainty = np.sqrt(uncertainty**2 + shared.astype(np.float32) ** 2 * (1 - 1 / used))
+    metas = [a.meta for a in accepted]
+    mean_time = dt.datetime.fromtimestamp(float(np.mean([m.date_obs.timestamp() for m in metas])), tz=dt.UTC)
+    meta = attrs.evolve(template.meta, date_obs=mean_time, day_obs=max(m.day_obs for m in metas))
     meta = attrs.evolve(meta, filename=master_filename(meta, kind))
-    # A pixel flagged in most inputs stays flagged (saturated or bad in the inputs themselves).
-    flagged = np.mean([(f.mask & ~np.uint8(MaskBit.COSMIC)) != 0 for f in frames], axis=0) > 0.5
-    inherited = np.bitwise_or.reduce([f.mask for f in frames], axis=0) * flagged
+    data, mask = stacked.data, stacked.mask
+    if kind is MasterKind.SKYFLAT:
+        low = data < low_level
+        data = np.where(low, np.float32(1.0), data)
+        mask = mask | (low * np.uint8(MaskBit.LOW_FLAT)).astype(np.uint8)
     step = ProcessingStep(
         f"make_master_{kind.value}",
-        {**parameters, "nsigma": nsigma},
-        {"n_frames": len(frames), "no_data_pixels": int((result.mask != 0).sum())},
-        tuple(f.meta.filename for f in frames),
+        {**(parameters or {}), "nsigma": nsigma},
+        {"n_frames": len(accepted), "no_data_pixels": int((stacked.mask != 0).sum())},
+        tuple(m.filename for m in metas),
     )
-    return first.with_step(
-        step,
-        meta=meta,
-        data=result.data,
-        uncertainty=uncertainty,
-        mask=result.mask | inherited.astype(np.uint8),
+    frame = template.with_step(
+        step, meta=meta, data=data, uncertainty=uncertainty, mask=mask, sources=None, wcs=None
+    )
+    levels = [a.level for a in accepted if a.level is not None]
+    temperatures = [m.ccd_temperature for m in metas if m.ccd_temperature is not None]
+    return Master(
+        kind,
+        frame,
+        [m.filename for m in metas],
+        bias_level=float(np.mean(levels)) if kind is MasterKind.BIAS and levels else 0.0,
+        temperature=float(np.mean(temperatures)) if kind is MasterKind.DARK and temperatures else None,
+        dark_temperature_coefficient=(temperature_coefficient or 0.0) if kind is MasterKind.DARK else 0.0,
+        flat_level=float(np.mean(levels)) if kind is MasterKind.SKYFLAT and levels else None,
     )
 
 
-def _shared_error(
-    frame: Frame, bias: Master | None, dark: Master | None, scale: float
-) -> npt.NDArray[np.float32]:
-    """The uncertainty a frame inherited from masters applied to it, in its current units."""
-    variance = np.zeros(frame.shape, dtype=np.float32)
-    if bias is not None:
-        variance += (bias.frame.uncertainty * np.float32(frame.meta.nsubread)) ** 2
-    if dark is not None:
-        variance += (dark.frame.uncertainty * np.float32(frame.meta.exptime)) ** 2
-    return np.sqrt(variance) * np.float32(scale)
+def _make(
+    frames: Sequence[Frame],
+    kind: MasterKind,
+    *,
+    previous: Master | None,
+    min_frames: int,
+    nsigma: float,
+    parameters: dict[str, float | str],
+    bias: Master | None = None,
+    dark: Master | None = None,
+    temperature_tolerance: float = TEMPERATURE_TOLERANCE,
+    min_snr: float = MIN_FLAT_SNR,
+    temperature_coefficient: float | None = None,
+    low_level: float = LOW_FLAT_LEVEL,
+) -> MasterResult:
+    assessments = [
+        assess_frame(f, kind, previous=previous, temperature_tolerance=temperature_tolerance, min_snr=min_snr)
+        for f in frames
+    ]
+    accepted = choose_frames(assessments, kind, min_frames=min_frames)
+    chosen = {a.filename for a in accepted}
+    used = [f for f in frames if f.meta.filename in chosen]
+    shapes = {f.shape for f in used}
+    if len(shapes) > 1:
+        raise ValueError(f"frames of different shapes cannot make one master {kind.value}: {sorted(shapes)}")
+    stacked = stack(
+        [f.data for f in used],
+        nsigma=nsigma,
+        masks=[f.mask != 0 for f in used],
+        uncertainties=[f.uncertainty for f in used],
+    )
+    shared = None
+    if bias is not None or dark is not None:
+        scales = [
+            1.0 / f.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0)
+            for f, a in zip(used, accepted, strict=True)
+        ]
+        shared = np.mean(
+            [
+                shared_error(f.meta, f.shape, bias=bias, dark=dark, scale=s)
+                for f, s in zip(used, scales, strict=True)
+            ],
+            axis=0,
+        )
+    master = master_from_stack(
+        kind, stacked, accepted, used[0], nsigma=nsigma, parameters=parameters, shared=shared,
+        temperature_coefficient=temperature_coefficient, low_level=low_level,
+    )  # fmt: skip
+    rejected = tuple(Rejection(a.filename, a.reason) for a in assessments if not a.accepted)
+    decisions = tuple(a.qc for a in assessments if a.qc is not None)
+    return MasterResult(master, tuple(a.filename for a in accepted), rejected, decisions)
 
 
 def make_master_bias(
@@ -198,20 +309,9 @@ def make_master_bias(
     The master keeps BIASLVL, the mean of its frames' levels, so subtracting it restores the
     level as well as the structure.
     """
-    kept, rejected, decisions = _select(frames, MasterKind.BIAS, previous, min_frames, lambda f: None)
-    frame = _master_frame(kept, MasterKind.BIAS, nsigma, {})
-    level = float(np.mean([bias_level(f) for f in kept]))
-    master = Master(MasterKind.BIAS, frame, [f.meta.filename for f in kept], bias_level=level)
-    return MasterResult(master, tuple(f.meta.filename for f in kept), tuple(rejected), tuple(decisions))
-
-
-def _temperature_problem(frame: Frame, tolerance: float) -> str | None:
-    actual, wanted = frame.meta.ccd_temperature, frame.meta.ccd_set_temperature
-    if actual is None or wanted is None:
-        return None
-    if abs(actual - wanted) >= tolerance:
-        return f"CCD at {actual:.2f} C, set point {wanted:.2f} C (difference >= {tolerance} C)"
-    return None
+    return _make(
+        frames, MasterKind.BIAS, previous=previous, min_frames=min_frames, nsigma=nsigma, parameters={}
+    )
 
 
 def make_master_dark(
@@ -230,36 +330,11 @@ def make_master_dark(
     used; the master's temperature is the mean CCDATEMP of the frames used. ``bias`` is the
     master bias the frames were corrected with: its error is common to all of them.
     """
-    kept, rejected, decisions = _select(
-        frames,
-        MasterKind.DARK,
-        previous,
-        min_frames,
-        lambda f: _temperature_problem(f, temperature_tolerance),
-    )
-    common = [_shared_error(f, bias, None, 1.0 / f.meta.exptime) for f in kept] if bias is not None else None
-    frame = _master_frame(
-        kept, MasterKind.DARK, nsigma, {"temperature_tolerance": temperature_tolerance}, common
-    )
-    temperatures = [f.meta.ccd_temperature for f in kept if f.meta.ccd_temperature is not None]
-    master = Master(
-        MasterKind.DARK,
-        frame,
-        [f.meta.filename for f in kept],
-        temperature=float(np.mean(temperatures)) if temperatures else None,
-        dark_temperature_coefficient=temperature_coefficient or 0.0,
-    )
-    return MasterResult(master, tuple(f.meta.filename for f in kept), tuple(rejected), tuple(decisions))
-
-
-def _snr_problem(frame: Frame, minimum: float) -> str | None:
-    good = (frame.mask == 0) & (frame.uncertainty > 0)
-    if not good.any():
-        return "no unmasked pixel"
-    snr = median(frame.data / np.where(good, frame.uncertainty, 1), mask=~good)
-    if not snr >= minimum:
-        return f"median signal-to-noise {snr:.1f} < {minimum:g}"
-    return None
+    return _make(
+        frames, MasterKind.DARK, previous=previous, min_frames=min_frames, nsigma=nsigma,
+        parameters={"temperature_tolerance": temperature_tolerance}, bias=bias,
+        temperature_tolerance=temperature_tolerance, temperature_coefficient=temperature_coefficient,
+    )  # fmt: skip
 
 
 def make_master_flat(
@@ -281,21 +356,8 @@ def make_master_flat(
     a dead pixel into nonsense. ``bias`` and ``dark`` are the masters the frames were
     corrected with: their errors are common to all frames.
     """
-    kept, rejected, decisions = _select(
-        frames, MasterKind.SKYFLAT, previous, min_frames, lambda f: _snr_problem(f, min_snr)
-    )
-    common = (
-        [_shared_error(f, bias, dark, 1.0 / flat_level(f)) for f in kept]
-        if bias is not None or dark is not None
-        else None
-    )
-    frame = _master_frame(
-        kept, MasterKind.SKYFLAT, nsigma, {"min_snr": min_snr, "low_level": low_level}, common
-    )
-    low = frame.data < low_level
-    data = np.where(low, np.float32(1.0), frame.data)
-    mask = frame.mask | (low * np.uint8(MaskBit.LOW_FLAT)).astype(np.uint8)
-    frame = attrs.evolve(frame, data=data, mask=mask)
-    level = float(np.mean([flat_level(f) for f in kept]))
-    master = Master(MasterKind.SKYFLAT, frame, [f.meta.filename for f in kept], flat_level=level)
-    return MasterResult(master, tuple(f.meta.filename for f in kept), tuple(rejected), tuple(decisions))
+    return _make(
+        frames, MasterKind.SKYFLAT, previous=previous, min_frames=min_frames, nsigma=nsigma,
+        parameters={"min_snr": min_snr, "low_level": low_level}, bias=bias, dark=dark, min_snr=min_snr,
+        low_level=low_level,
+    )  # fmt: skip
