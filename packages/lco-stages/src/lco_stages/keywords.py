@@ -118,7 +118,6 @@ def product_keywords(
             ]
     if frame.wcs is not None:
         solution = frame.wcs
-        cards += list(solution.cards.cards)
         cards += [
             HeaderCard("WCSERR", solution.wcserr, "Error status of WCS fit. 0 for no error"),
             HeaderCard(

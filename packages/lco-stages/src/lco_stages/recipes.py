@@ -4,7 +4,8 @@
     bias:        amplifiers -> own level (BIASLVL)                                  -> stack
     dark:        amplifiers -> BPM -> bias -> Poisson -> / EXPTIME                   -> stack
     sky flat:    amplifiers -> BPM -> bias -> Poisson -> dark -> / FLATLVL          -> stack
-    science:     amplifiers -> BPM -> bias -> Poisson -> dark -> flat (-> science stages)
+    science:     amplifiers -> BPM -> bias -> Poisson -> dark -> flat
+                 -> cosmic rays -> sources -> astrometry -> photometric calibration
 
 The bad pixel mask is applied after trimming because it lives on the product's pixel grid;
 mask bits are ORed, so its place in the chain changes nothing else.
@@ -14,6 +15,7 @@ from __future__ import annotations
 
 import attrs
 
+from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.master import BadPixelMask, Master
 from lco_core.meta import ObsType
@@ -21,6 +23,7 @@ from lco_core.pipeline import Stage, pipeline
 from lco_instruments.geometry import Camera
 from lco_stages.bias import subtract_bias, subtract_bias_level
 from lco_stages.bpm import apply_bad_pixel_mask
+from lco_stages.cosmic import mask_cosmic_rays
 from lco_stages.crosstalk import correct_crosstalk
 from lco_stages.dark import divide_by_exposure_time, subtract_dark
 from lco_stages.flat import divide_flat, normalise_flat
@@ -29,7 +32,10 @@ from lco_stages.mosaic import assemble_amplifiers
 from lco_stages.overscan import Method, subtract_overscan
 from lco_stages.poisson import add_poisson_uncertainty
 from lco_stages.saturation import flag_saturated
+from lco_stages.sources import detect_sources
 from lco_stages.trim import trim
+from lco_stages.wcs import solve_wcs
+from lco_stages.zeropoint import calibrate_photometry
 
 
 class MissingCalibrationError(LcoError):
@@ -111,6 +117,29 @@ def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
         subtract_dark(_needed(cal.dark, "dark", purpose)),
         divide_flat(_needed(cal.flat, "flat", purpose)),
     )
+
+
+def science_stages(
+    camera: Camera,
+    cal: Calibrations,
+    *,
+    reference: ReferenceCatalog | None,
+    pixel_scale: float,
+) -> tuple[Stage, ...]:
+    """Calibration, then cosmic rays, sources, astrometry and photometric calibration."""
+    return (
+        *calibration_stages(camera, cal),
+        mask_cosmic_rays(camera),
+        detect_sources(pixel_scale=pixel_scale),
+        solve_wcs(reference, pixel_scale=pixel_scale),
+        calibrate_photometry(reference if reference is not None else ReferenceCatalog([], [])),
+    )
+
+
+def science_recipe(
+    camera: Camera, cal: Calibrations, *, reference: ReferenceCatalog | None, pixel_scale: float
+) -> Stage:
+    return pipeline(*science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale))
 
 
 #: OBSTYPEs the pipeline reduces; everything else (guide, arc, spectrum...) is reported as skipped.

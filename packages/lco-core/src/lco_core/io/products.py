@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import json
-import re
 import os
+import re
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
@@ -109,7 +109,12 @@ def write_product(
     target = Path(path)
     if not frame.assembled:
         raise ProductWriteError(str(target), "the frame has not been assembled into one image")
-    header = _passthrough(frame.header).updated((*keywords, *_provenance_cards(frame.history)))
+    base = _passthrough(frame.header)
+    if frame.wcs is not None:
+        # The solution replaces the raw pointing WCS whole: a CD matrix left beside a PC one lies.
+        base = Header(tuple(card for card in base.cards if not _WCS_KEYWORD.match(card.keyword)))
+        keywords = (*frame.wcs.cards.cards, *keywords)
+    header = base.updated((*keywords, *_provenance_cards(frame.history)))
     if catalog is None and frame.sources is not None:
         catalog = frame.sources.to_table()
     science = fits.ImageHDU(np.asarray(frame.data, dtype=np.float32), to_fits_header(header), name="SCI")
@@ -176,7 +181,8 @@ def read_product(path: str | os.PathLike[str]) -> Product:
 
 #: Keywords of a (TAN or TAN-SIP) WCS solution.
 _WCS_KEYWORD = re.compile(
-    r"^(CTYPE[12]|CUNIT[12]|CRPIX[12]|CRVAL[12]|CD[12]_[12]|[AB]P?_(ORDER|\d_\d)|RADESYS|EQUINOX)$"
+    r"^(WCSAXES|CTYPE[12]|CUNIT[12]|CRPIX[12]|CRVAL[12]|CD[12]_[12]|PC[12]_[12]|CDELT[12]|"
+    r"[AB]P?_(ORDER|\d_\d)|RADESYS|EQUINOX|LONPOLE|LATPOLE)$"
 )
 
 

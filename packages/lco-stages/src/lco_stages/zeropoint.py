@@ -1,0 +1,133 @@
+"""calibrate_photometry: the frame's zero point against a reference catalogue, and CAT magnitudes."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from lco_core.catalog import ReferenceCatalog
+from lco_core.frame import Frame
+from lco_core.pipeline import Stage
+from lco_core.provenance import ParamValue, ProcessingStep
+from lco_core.sources import SourceFlag
+from lco_instruments.filters import band_for
+from lco_stages._checks import require_assembled
+from lco_stages.photometry import ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
+
+STAGE = "calibrate_photometry"
+#: Sources that must not calibrate: saturated, non-linear, blended, at the edge, or hit by bad pixels.
+_UNFIT = SourceFlag.SATURATED | SourceFlag.NONLINEAR | SourceFlag.DEBLENDED | SourceFlag.TRUNCATED
+_UNFIT |= SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY
+
+
+def _failure(frame: Frame, parameters: dict[str, ParamValue], reason: str) -> Frame:
+    diagnostics: dict[str, ParamValue] = {
+        "L1ZP": float("nan"),
+        "L1ZPERR": float("nan"),
+        "succeeded": False,
+        "reason": reason,
+    }
+    return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics))
+
+
+def calibrate_photometry(
+    reference: ReferenceCatalog,
+    *,
+    radius_arcsec: float = 1.0,
+    colour_term: bool = True,
+    min_snr: float = 20.0,
+) -> Stage:
+    """Fit L1ZP (``mag = L1ZP - 2.5 log10(flux / EXPTIME)``) and add ``mag``/``magerr`` to CAT.
+
+    Sources are matched to ``reference`` within ``radius_arcsec`` using the CAT's ra/dec (the
+    astrometry stage must have solved). The frame's filter picks the reference band
+    (`lco_instruments.filters`); a catalogue with a single 'mag' column is used for any filter.
+    A colour term is fitted when both colour bands are in the catalogue and ``colour_term``.
+    Only sources of signal-to-noise >= ``min_snr`` calibrate: fainter detections are biased
+    bright (they are found more easily on upward noise) and would pull the zero point.
+    A frame that cannot be calibrated keeps going: the step records why (L1ZP = NaN).
+    """
+
+    def stage(frame: Frame) -> Frame:
+        require_assembled(frame, STAGE)
+        band = band_for(frame.meta.filter)
+        parameters: dict[str, ParamValue] = {
+            "radius_arcsec": radius_arcsec, "reference": reference.source, "min_snr": min_snr,
+        }  # fmt: skip
+        catalog = frame.sources
+        if catalog is None or "ra" not in catalog:
+            return _failure(frame, parameters, "no source catalogue with sky positions")
+        if frame.wcs is None or not frame.wcs.solved:
+            return _failure(frame, parameters, "no astrometric solution")
+        if band is not None and band.band in reference.magnitudes:
+            band_name = band.band
+        elif "mag" in reference.magnitudes:
+            band_name = "mag"
+        else:
+            return _failure(
+                frame,
+                parameters,
+                f"reference catalogue has no {band.band if band else frame.meta.filter} magnitudes",
+            )
+        parameters["band"] = band_name
+        snr = catalog["flux"] / np.where(catalog["fluxerr"] > 0, catalog["fluxerr"], np.inf)
+        fit_ok = ((catalog["flag"] & int(_UNFIT)) == 0) & np.isfinite(catalog["flux"]) & (snr >= min_snr)
+        candidates = np.flatnonzero(fit_ok)
+        source, matched, _ = cross_match(
+            catalog["ra"][candidates],
+            catalog["dec"][candidates],
+            reference.ra,
+            reference.dec,
+            radius_arcsec=radius_arcsec,
+        )
+        source = candidates[source]
+        errors = reference.magnitude_errors.get(band_name)
+        colours = None
+        colour_bands = band.colour if band is not None and colour_term else None
+        if colour_bands is not None and all(b in reference.magnitudes for b in colour_bands):
+            colours = (
+                reference.magnitudes[colour_bands[0]][matched]
+                - reference.magnitudes[colour_bands[1]][matched]
+            )
+        else:
+            colour_bands = None
+        zp = fit_zero_point(
+            catalog["flux"][source], catalog["fluxerr"][source], frame.meta.exptime,
+            reference.magnitudes[band_name][matched], None if errors is None else errors[matched],
+            colour=colours, colour_bands=colour_bands,
+        )  # fmt: skip
+        if not zp.succeeded:
+            return _failure(frame, parameters | {"matched": len(source)}, zp.reason)
+        colour_values = np.full(len(catalog), np.nan)
+        if colours is not None:
+            colour_values[source] = colours
+        mag, magerr = calibrate_magnitudes(
+            catalog["flux"], catalog["fluxerr"], frame.meta.exptime, zp, colour_values
+        )
+        updated = catalog.with_columns(
+            {"mag": mag, "magerr": magerr},
+            units={"mag": "mag", "magerr": "mag"},
+            descriptions={
+                "mag": "Calibrated magnitude (L1ZP, colour term where the colour is known)",
+                "magerr": "Error of mag",
+            },
+        )
+        step = ProcessingStep(STAGE, parameters, _diagnostics(zp, len(source)))
+        return frame.with_step(step, sources=updated)
+
+    return stage
+
+
+def _diagnostics(zp: ZeroPoint, matched: int) -> dict[str, ParamValue]:
+    diagnostics: dict[str, ParamValue] = {
+        "L1ZP": zp.zero_point,
+        "L1ZPERR": zp.error,
+        "L1ZPSCAT": zp.scatter,
+        "L1ZPNSTR": zp.n_stars,
+        "matched": matched,
+        "succeeded": True,
+        "reason": zp.reason,
+    }
+    if zp.colour is not None and zp.colour_term is not None:
+        diagnostics["L1COLORU"] = f"{zp.colour[0]}-{zp.colour[1]}"
+        diagnostics["L1COLOR"] = zp.colour_term
+    return diagnostics
