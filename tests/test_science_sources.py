@@ -204,3 +204,20 @@ def test_products_carry_the_catalog(tmp_path: Path, science: list[tuple[Frame, F
     assert frame.sources is not None
     np.testing.assert_array_equal(back.sources["flux"], frame.sources["flux"])
     assert back.sources.units["fwhm"] == "pix"
+
+
+def test_cosmic_ray_bands_do_not_change_the_mask(
+    night: Night, science: list[tuple[Frame, FrameTruth]]
+) -> None:
+    frame = science[0][0]
+    clean = Frame(
+        meta=frame.meta,
+        data=frame.data,
+        mask=frame.mask & ~np.uint8(MaskBit.COSMIC),
+        uncertainty=frame.uncertainty,
+    )
+    camera = night.sim.camera
+    whole = mask_cosmic_rays(camera, tile_rows=10_000)(clean).mask
+    banded = mask_cosmic_rays(camera, tile_rows=100)(clean).mask
+    np.testing.assert_array_equal(whole, banded)
+    assert (whole & MaskBit.COSMIC).any()

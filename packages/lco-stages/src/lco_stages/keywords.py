@@ -17,7 +17,7 @@ from lco_core.header import HeaderCard, HeaderValue
 REDUCTION_LEVEL = 91
 
 _IMAGE_QUALITY = {
-    "L1MEAN": "[e-] Sigma clipped mean of frame background",
+    "L1MEAN": "[e-] Clipped mean of frame background",
     "L1MEDIAN": "[e-] Median of frame background",
     "L1SIGMA": "[e-] Robust std dev of frame background",
     "L1FWHM": "[arcsec] Frame FWHM in arcsec",
@@ -25,9 +25,9 @@ _IMAGE_QUALITY = {
     "L1ELLIPA": "[deg] PA of mean image ellipticity",
 }
 _PHOTOMETRY = {
-    "L1ZP": "[mag] Instrumental zero point: mag = L1ZP - 2.5 log10(flux/EXPTIME)",
+    "L1ZP": "[mag] mag = L1ZP - 2.5 log10(flux/EXPTIME)",
     "L1ZPERR": "[mag] Error of the zero point",
-    "L1ZPSCAT": "[mag] Robust scatter of the calibration stars",
+    "L1ZPSCAT": "[mag] Robust scatter of calibration stars",
     "L1ZPNSTR": "Number of stars in the zero-point fit",
     "L1COLORU": "Colour used for the colour term",
     "L1COLOR": "[mag/mag] Colour term",
@@ -74,29 +74,29 @@ def product_keywords(
                 HeaderCard("L1STATCT", 1 if diagnostics.get("applied") else 0, "Status flag for crosstalk")
             )
         elif step.stage == "trim":
-            cards.append(HeaderCard("L1STATTR", 1, "Status flag for overscan trimming"))
+            cards.append(HeaderCard("L1STATTR", 1, "Status flag for trimming"))
         elif step.stage == "apply_bad_pixel_mask":
             cards.append(HeaderCard("L1IDMASK", step.masters[0], "ID of mask file used"))
         elif step.stage == "subtract_bias":
             cards += [
                 HeaderCard("L1IDBIAS", step.masters[0], "ID of bias frame"),
-                HeaderCard("L1STATBI", 1, "Status flag for bias frame correction"),
+                HeaderCard("L1STATBI", 1, "Status flag for bias correction"),
                 HeaderCard("BIASLVL", _value(diagnostics["BIASLVL"]), "[e-] Bias level per read removed"),
             ]
         elif step.stage == "subtract_dark":
             cards += [
                 HeaderCard("L1IDDARK", step.masters[0], "ID of dark frame"),
-                HeaderCard("L1STATDA", 1, "Status flag for dark frame correction"),
+                HeaderCard("L1STATDA", 1, "Status flag for dark correction"),
                 HeaderCard(
                     "DRKTSCAL",
                     _value(diagnostics["DRKTSCAL"]),
-                    "[s] Dark scale: EXPTIME x temperature factor",
+                    "[s] Dark scale: EXPTIME x temperature term",
                 ),
             ]
         elif step.stage == "divide_flat":
             cards += [
                 HeaderCard("L1IDFLAT", step.masters[0], "ID of flat frame"),
-                HeaderCard("L1STATFL", 1, "Status flag for flat field correction"),
+                HeaderCard("L1STATFL", 1, "Status flag for flat correction"),
             ]
         elif step.stage == "subtract_bias_level":
             cards.append(
@@ -119,10 +119,8 @@ def product_keywords(
     if frame.wcs is not None:
         solution = frame.wcs
         cards += [
-            HeaderCard("WCSERR", solution.wcserr, "Error status of WCS fit. 0 for no error"),
-            HeaderCard(
-                "WCSRMS", _value(solution.rms_arcsec), "[arcsec] rms of the astrometric fit residuals"
-            ),
+            HeaderCard("WCSERR", solution.wcserr, "WCS fit status: 0 solved, 4 failed"),
+            HeaderCard("WCSRMS", _value(solution.rms_arcsec), "[arcsec] rms of astrometric fit residuals"),
             HeaderCard("WCSMATCH", solution.n_matched, "Number of stars in the astrometric fit"),
         ]
         if solution.reason:
