@@ -9,7 +9,7 @@ from pathlib import Path
 import attrs
 
 from lco_core.errors import LcoError
-from lco_core.io import read_meta
+from lco_core.io import read_headers
 from lco_core.meta import FrameMeta
 
 RAW_SUFFIXES = (".fits", ".fits.fz", ".fit", ".fts")
@@ -46,6 +46,21 @@ class Entry:
     path: Path
     meta: FrameMeta | None
     error: str = ""
+    shapes: tuple[tuple[int, ...], ...] = ()
+
+    @property
+    def field_radius_deg(self) -> float:
+        """Half the diagonal of the assembled image, deg (from the header shapes and PIXSCALE)."""
+        if self.meta is None or self.meta.pixel_scale is None or not self.shapes:
+            return 0.5
+        side = max(max(shape[-2:]) for shape in self.shapes)
+        amplifiers = (
+            len(self.shapes)
+            if len(self.shapes) > 1
+            else (self.shapes[0][0] if len(self.shapes[0]) == 3 else 1)
+        )
+        across = side * (2 if amplifiers >= 4 else 1)
+        return float(across * self.meta.pixel_scale / 3600.0 / 2**0.5)
 
 
 def inspect_files(paths: Sequence[Path]) -> list[Entry]:
@@ -53,7 +68,8 @@ def inspect_files(paths: Sequence[Path]) -> list[Entry]:
     entries = []
     for path in paths:
         try:
-            entries.append(Entry(path, read_meta(path)))
+            meta, shapes = read_headers(path)
+            entries.append(Entry(path, meta, "", shapes))
         except LcoError as error:
             entries.append(Entry(path, None, str(error)))
         except OSError as error:

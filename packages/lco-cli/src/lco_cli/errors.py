@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import tempfile
+import traceback
+from pathlib import Path
+
 import click
 
 from lco_core.errors import LcoError
@@ -24,5 +28,13 @@ def run_safely(command: click.Command, arguments: list[str]) -> int:
         return USAGE
     except LcoError as error:
         click.echo(f"lco-reduce: {error}", err=True)
+        return USAGE
+    except (FileNotFoundError, PermissionError) as error:
+        click.echo(f"lco-reduce: {error}", err=True)
+        return USAGE
+    except Exception as error:  # never a traceback on the terminal: one line, the details in a file
+        log = Path(tempfile.gettempdir()) / "lco-reduce-error.txt"
+        log.write_text("".join(traceback.format_exception(error)))
+        click.echo(f"lco-reduce: internal error {type(error).__name__}: {error} (details in {log})", err=True)
         return USAGE
     return int(result) if isinstance(result, int) else OK

@@ -9,6 +9,7 @@ from importlib.metadata import version
 import click
 
 from lco_cli.commands.calibrations import calibrations
+from lco_cli.commands.run import run
 from lco_cli.errors import run_safely
 
 
@@ -25,6 +26,7 @@ def cli() -> None:
     """
 
 
+cli.add_command(run)
 cli.add_command(calibrations)
 
 

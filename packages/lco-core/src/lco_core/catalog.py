@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 
 import attrs
 import numpy as np
 import numpy.typing as npt
 
 from lco_core._arrays import Float64Array, read_only
+from lco_core._frozen import FrozenMapping
 
 
 def _vector(values: npt.ArrayLike) -> Float64Array:
@@ -18,7 +18,7 @@ def _vector(values: npt.ArrayLike) -> Float64Array:
 
 
 def _bands(mapping: Mapping[str, npt.ArrayLike]) -> Mapping[str, Float64Array]:
-    return MappingProxyType({name: _vector(values) for name, values in mapping.items()})
+    return FrozenMapping({name: _vector(values) for name, values in mapping.items()})
 
 
 def _same_length(instance: ReferenceCatalog, attribute: object, value: object) -> None:

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from types import MappingProxyType
 from typing import TypeAlias
 
 import attrs
+
+from lco_core._frozen import FrozenMapping
 
 Scalar: TypeAlias = str | int | float | bool | None
 ParamValue: TypeAlias = Scalar | tuple[Scalar, ...]
 
 
 def _frozen_mapping(mapping: Mapping[str, ParamValue]) -> Mapping[str, ParamValue]:
-    return MappingProxyType(dict(mapping))
+    return FrozenMapping(dict(mapping))
 
 
 @attrs.frozen

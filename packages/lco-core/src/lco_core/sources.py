@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterator, Mapping
-from types import MappingProxyType
 from typing import Any
 
 import attrs
@@ -12,6 +11,7 @@ import numpy as np
 import numpy.typing as npt
 
 from lco_core._arrays import AnyArray, read_only
+from lco_core._frozen import FrozenMapping
 from lco_core.header import Header
 
 
@@ -37,11 +37,11 @@ def _columns(mapping: Mapping[str, npt.ArrayLike]) -> Mapping[str, AnyArray]:
     lengths = {len(a) for a in arrays.values()}
     if len(lengths) > 1:
         raise ValueError(f"catalog columns differ in length: {sorted(lengths)}")
-    return MappingProxyType(arrays)
+    return FrozenMapping(arrays)
 
 
 def _units(mapping: Mapping[str, str]) -> Mapping[str, str]:
-    return MappingProxyType(dict(mapping))
+    return FrozenMapping(dict(mapping))
 
 
 @attrs.frozen(eq=False)

@@ -38,10 +38,21 @@ def _has_image(hdu: Any) -> bool:
 
 def read_meta(path: str | os.PathLike[str]) -> FrameMeta:
     """Parse only the headers of a raw file into `FrameMeta` (no pixel is read)."""
+    return read_headers(path)[0]
+
+
+def read_headers(path: str | os.PathLike[str]) -> tuple[FrameMeta, tuple[tuple[int, ...], ...]]:
+    """`FrameMeta` and the shape of every image HDU (numpy order), from the headers alone."""
     name = os.fspath(path)
     with open_fits(name) as hdul:
         label, header = _meta_source(name, hdul)
-        return parse_frame_meta(header, path=name, hdu=label)
+        meta = parse_frame_meta(header, path=name, hdu=label)
+        shapes = tuple(
+            tuple(int(hdu.header[f"NAXIS{i}"]) for i in range(int(hdu.header["NAXIS"]), 0, -1))
+            for hdu in hdul
+            if _has_image(hdu)
+        )
+        return meta, shapes
 
 
 def read_raw(path: str | os.PathLike[str]) -> RawFile:

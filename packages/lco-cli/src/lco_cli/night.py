@@ -1,0 +1,408 @@
+"""Reducing a night: the imperative shell that plans, runs workers, builds masters and reports.
+
+Order (DESIGN.md section 10): bias masters, dark masters, flat masters (each from the night's
+frames when there are enough, otherwise the library's closest suitable master is used later),
+then every science frame. Masters are stacked from prepared files in row bands, so memory does
+not grow with the number of frames. The calibration library is read and written here only.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from collections import defaultdict
+from collections.abc import Callable, Sequence
+from pathlib import Path
+
+import attrs
+import numpy as np
+
+from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
+from lco_cli.discovery import Entry, find_raw_files, inspect_files
+from lco_cli.executors import Executor
+from lco_cli.library import CalibrationLibrary, MasterNotFoundError, file_checksum
+from lco_cli.results import FrameResult
+from lco_cli.work import CalibrationTask, ScienceTask, prepare_calibration, reduce_science
+from lco_core.catalog import ReferenceCatalog
+from lco_core.errors import LcoError
+from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
+from lco_core.master import Master, MasterKind, master_filename
+from lco_core.meta import FrameMeta, ObsType
+from lco_stages.bpm import make_bad_pixel_mask
+from lco_stages.masters import (
+    MIN_FRAMES,
+    Assessment,
+    TooFewFramesError,
+    choose_frames,
+    master_from_stack,
+    shared_error,
+)
+from lco_stages.recipes import REDUCED
+
+SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
+#: Pointing errors the astrometry searches: reference stars are fetched this far beyond the field.
+POINTING_MARGIN_DEG = 10.0 / 60.0
+
+Progress = Callable[[str, FrameResult], None]
+
+
+@attrs.frozen
+class RunOptions:
+    out: Path
+    catalog: Path | None = None
+    offline: bool = False
+    force: bool = False
+    min_frames: int = MIN_FRAMES
+    thumbnails: bool = True
+
+
+@attrs.frozen
+class MasterRecord:
+    """A master this run built (for the summary and the report)."""
+
+    path: str
+    kind: str
+    camera: str
+    inputs: tuple[str, ...]
+    rejected: tuple[tuple[str, str], ...]
+    figures: dict[str, float]
+
+
+@attrs.frozen
+class NightResult:
+    frames: tuple[FrameResult, ...]
+    masters: tuple[MasterRecord, ...]
+    started: dt.datetime
+    finished: dt.datetime
+
+    @property
+    def failed(self) -> int:
+        return sum(1 for f in self.frames if f.status == "failed")
+
+
+def _group_key(meta: FrameMeta, kind: MasterKind) -> tuple[object, ...]:
+    return (
+        meta.camera, str(meta.binning), meta.configuration_mode,
+        meta.filter if kind is MasterKind.SKYFLAT else None, meta.day_obs,
+    )  # fmt: skip
+
+
+def _kind_of(obstype: ObsType) -> MasterKind | None:
+    return {
+        ObsType.BIAS: MasterKind.BIAS,
+        ObsType.DARK: MasterKind.DARK,
+        ObsType.SKYFLAT: MasterKind.SKYFLAT,
+    }.get(obstype)
+
+
+class NightReduction:
+    """One `lco-reduce run`: holds the library, the executor and the results so far."""
+
+    def __init__(
+        self,
+        options: RunOptions,
+        library: CalibrationLibrary,
+        executor: Executor,
+        progress: Progress | None = None,
+        on_total: Callable[[int], None] | None = None,
+    ) -> None:
+        self.on_total = on_total or (lambda total: None)
+        self.options = options
+        self.library = library
+        self.executor = executor
+        self.progress = progress or (lambda phase, result: None)
+        self.results: dict[str, FrameResult] = {}
+        self.masters: list[MasterRecord] = []
+        self.checksums: dict[str, str] = {}
+        self.masters_dir = options.out / "masters"
+        self.work_dir = options.out / ".work"
+        self.thumbnail_dir = options.out / "thumbnails"
+        self._sources: CatalogSource | None = None
+        self._catalog_problem: str | None = None
+        self._references: dict[tuple[float, float], ReferenceCatalog | None] = {}
+        self._bpms: dict[tuple[str, str], str] = {}
+
+    # -- bookkeeping -------------------------------------------------------------------------
+    def _finish(self, phase: str, result: FrameResult) -> None:
+        self.results[result.path] = result
+        checksum = self.checksums.get(result.path)
+        if checksum is not None:
+            self.library.record_frame(
+                result.path,
+                checksum=checksum,
+                status=result.status,
+                reason=result.reason,
+                products=result.products,
+            )
+        self.progress(phase, result)
+
+    def run(self, paths: Sequence[str | Path]) -> NightResult:
+        started = dt.datetime.now(dt.UTC)
+        for folder in (self.options.out, self.masters_dir, self.work_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        entries = inspect_files(find_raw_files(paths, exclude=[self.options.out]))
+        self.on_total(len(entries))
+        todo = self._triage(entries)
+        for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
+            self._masters_of(
+                kind, [e for e in todo if e.meta is not None and _kind_of(e.meta.obstype) is kind]
+            )
+        self._science([e for e in todo if e.meta is not None and e.meta.obstype in SCIENCE])
+        shutil.rmtree(self.work_dir, ignore_errors=True)
+        order = {str(e.path): n for n, e in enumerate(entries)}
+        frames = tuple(sorted(self.results.values(), key=lambda r: order.get(r.path, len(order))))
+        return NightResult(frames, tuple(self.masters), started, dt.datetime.now(dt.UTC))
+
+    def _triage(self, entries: list[Entry]) -> list[Entry]:
+        """Failed headers, OBSTYPEs we do not reduce and frames already done leave here."""
+        todo = []
+        for entry in entries:
+            path = str(entry.path)
+            if entry.meta is None:
+                self._finish("inspect", FrameResult(path, "failed", entry.error))
+                continue
+            meta = entry.meta
+            if meta.obstype not in REDUCED:
+                self._finish(
+                    "inspect",
+                    FrameResult(
+                        path,
+                        "skipped",
+                        f"OBSTYPE {meta.obstype.value} is not reduced",
+                        meta.obstype.value,
+                        meta.camera,
+                    ),
+                )
+                continue
+            try:
+                self.checksums[path] = file_checksum(entry.path)
+            except OSError as error:
+                self._finish(
+                    "inspect", FrameResult(path, "failed", f"{entry.path.name}: cannot be read ({error})")
+                )
+                continue
+            if not self.options.force and self.library.is_done(path, self.checksums[path]):
+                previous = self.library.frame(path)
+                products = previous.products if previous is not None else ()
+                result = FrameResult(
+                    path,
+                    "skipped",
+                    "already reduced (--force redoes it)",
+                    meta.obstype.value,
+                    meta.camera,
+                    products,
+                )
+                self.results[path] = result
+                self.progress("inspect", result)
+                continue
+            todo.append(entry)
+        return todo
+
+    # -- masters -----------------------------------------------------------------------------
+    def _select(self, kind: MasterKind, meta: FrameMeta) -> str:
+        entry = self.library.select_master(
+            kind, camera=meta.camera, binning=meta.binning, configuration_mode=meta.configuration_mode,
+            date_obs=meta.date_obs, filter=meta.filter, set_temperature=meta.ccd_set_temperature,
+        )  # fmt: skip
+        return entry.path
+
+    def _select_or_none(self, kind: MasterKind, meta: FrameMeta) -> str | None:
+        try:
+            return self._select(kind, meta)
+        except MasterNotFoundError:
+            return None
+
+    def _masters_of(self, kind: MasterKind, entries: list[Entry]) -> None:
+        groups: dict[tuple[object, ...], list[Entry]] = defaultdict(list)
+        for entry in entries:
+            assert entry.meta is not None
+            groups[_group_key(entry.meta, kind)].append(entry)
+        for group in groups.values():
+            self._master_of_group(kind, group)
+
+    def _master_of_group(self, kind: MasterKind, group: list[Entry]) -> None:
+        metas = [e.meta for e in group if e.meta is not None]
+        middle = sorted(metas, key=lambda m: m.date_obs)[len(metas) // 2]
+        try:
+            bias = self._select(MasterKind.BIAS, middle) if kind is not MasterKind.BIAS else None
+            dark = self._select(MasterKind.DARK, middle) if kind is MasterKind.SKYFLAT else None
+        except MasterNotFoundError as error:
+            for entry in group:
+                self._finish(
+                    kind.value,
+                    FrameResult(str(entry.path), "failed", str(error), middle.obstype.value, middle.camera),
+                )
+            return
+        previous = self._select_or_none(kind, middle)
+        tasks = [
+            CalibrationTask(str(e.path), kind, str(self.work_dir), bias=bias, dark=dark, previous=previous)
+            for e in group
+        ]
+        outcomes = list(self.executor.map(prepare_calibration, tasks))
+        assessments = [o.assessment for o in outcomes if o.assessment is not None]
+        cameras = [o.camera for o in outcomes if o.camera is not None]
+        try:
+            accepted = (
+                choose_frames(assessments, kind, min_frames=self.options.min_frames) if assessments else []
+            )
+            if not accepted:
+                raise TooFewFramesError(f"{middle.camera} {kind.value}", 0, self.options.min_frames, ())
+        except (TooFewFramesError, ValueError) as error:
+            for outcome in outcomes:
+                result = outcome.result
+                if result.status == "ok":
+                    result = attrs.evolve(
+                        result,
+                        status="skipped",
+                        reason=f"no master made: {error}; the library's closest master serves this night",
+                    )
+                self._finish(kind.value, result)
+            return
+        names = {a.filename for a in accepted}
+        prepared = [
+            o.prepared
+            for o in outcomes
+            if o.assessment is not None and o.assessment.filename in names and o.prepared
+        ]
+        master = self._build_master(
+            kind, accepted, prepared, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
+        )
+        path = write_master(self.masters_dir / master.filename, master)
+        meta = master.frame.meta
+        self.library.register_master(
+            kind=kind, site=meta.site, telescope=meta.telescope, camera=meta.camera, binning=meta.binning,
+            configuration_mode=meta.configuration_mode,
+            filter=meta.filter if kind is MasterKind.SKYFLAT else None,
+            set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
+            checksum=file_checksum(path),
+        )  # fmt: skip
+        rejected = tuple(
+            (Path(o.result.path).name, o.result.reason) for o in outcomes if o.result.status != "ok"
+        )
+        self.masters.append(
+            MasterRecord(str(path), kind.value, meta.camera, master.inputs, rejected, _master_figures(master))
+        )
+        for outcome in outcomes:
+            result = outcome.result
+            if result.status == "ok":
+                result = attrs.evolve(result, products=(str(path),))
+            self._finish(kind.value, result)
+        for name in prepared:
+            Path(name).unlink(missing_ok=True)
+
+    def _build_master(
+        self,
+        kind: MasterKind,
+        accepted: Sequence[Assessment],
+        prepared: list[str],
+        bias: str | None,
+        dark: str | None,
+        coefficient: float | None,
+    ) -> Master:
+        chosen = list(accepted)
+        stacked = stack_files(prepared)
+        template = read_product(prepared[0]).frame
+        shared = None
+        bias_master = read_master(bias) if bias else None
+        dark_master = read_master(dark) if dark else None
+        if bias_master is not None or dark_master is not None:
+            scales = [
+                1.0 / a.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0) for a in chosen
+            ]
+            shared = np.mean(
+                [
+                    shared_error(a.meta, template.shape, bias=bias_master, dark=dark_master, scale=s)
+                    for a, s in zip(chosen, scales, strict=True)
+                ],
+                axis=0,
+            )
+        return master_from_stack(
+            kind, stacked, chosen, template, nsigma=3.0, shared=shared, temperature_coefficient=coefficient
+        )
+
+    # -- science -----------------------------------------------------------------------------
+    def _reference(self, entry: Entry) -> ReferenceCatalog | None:
+        meta = entry.meta
+        if meta is None or meta.ra is None or meta.dec is None:
+            return None
+        key = (round(meta.ra, 2), round(meta.dec, 2))
+        if key not in self._references:
+            try:
+                if self._sources is None:
+                    self._sources = catalog_source(
+                        catalog_file=self.options.catalog,
+                        cache_dir=self.options.out / "catalog-cache",
+                        offline=self.options.offline,
+                    )
+                radius = entry.field_radius_deg + POINTING_MARGIN_DEG
+                self._references[key] = self._sources.stars_around(meta.ra, meta.dec, radius)
+            except CatalogError as error:
+                self._catalog_problem = str(error)
+                self._references[key] = None
+        return self._references[key]
+
+    def _bad_pixel_mask(self, dark: str, flat: str) -> str:
+        key = (dark, flat)
+        if key not in self._bpms:
+            dark_master, flat_master = read_master(dark), read_master(flat)
+            name = master_filename(flat_master.frame.meta, "bpm").replace(
+                f"-{flat_master.frame.meta.filter}", ""
+            )
+            bpm = make_bad_pixel_mask(dark=dark_master, flat=flat_master, filename=name)
+            self._bpms[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
+        return self._bpms[key]
+
+    def _science(self, entries: list[Entry]) -> None:
+        tasks = []
+        now = dt.datetime.now(dt.UTC)
+        for entry in entries:
+            meta = entry.meta
+            assert meta is not None
+            try:
+                bias = self._select(MasterKind.BIAS, meta)
+                dark = self._select(MasterKind.DARK, meta)
+                flat = self._select(MasterKind.SKYFLAT, meta)
+                bpm = self._bad_pixel_mask(dark, flat)
+            except LcoError as error:
+                self._finish(
+                    "science",
+                    FrameResult(str(entry.path), "failed", str(error), meta.obstype.value, meta.camera),
+                )
+                continue
+            tasks.append(
+                ScienceTask(
+                    path=str(entry.path),
+                    out_dir=str(self.options.out),
+                    bias=bias,
+                    dark=dark,
+                    flat=flat,
+                    reference=self._reference(entry),
+                    bpm=bpm,
+                    thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
+                    now=now,
+                )
+            )
+        if self.options.thumbnails and tasks:
+            self.thumbnail_dir.mkdir(parents=True, exist_ok=True)
+        for result in self.executor.map(reduce_science, tasks):
+            if result.status == "ok" and self._catalog_problem and result.figures.get("WCSERR") != 0:
+                result = attrs.evolve(
+                    result, figures=result.figures | {"catalog_error": self._catalog_problem}
+                )
+            self._finish("science", result)
+
+
+def _master_figures(master: Master) -> dict[str, float]:
+    data = master.frame.data
+    good = master.frame.mask == 0
+    figures = {"median": float(np.median(data[good])) if good.any() else float("nan")}
+    figures["robust_std"] = (
+        float(1.4826 * np.median(np.abs(data[good] - figures["median"]))) if good.any() else float("nan")
+    )
+    if master.kind is MasterKind.BIAS:
+        figures["BIASLVL"] = master.bias_level
+    if master.kind is MasterKind.SKYFLAT and master.flat_level is not None:
+        figures["FLATLVL"] = master.flat_level
+    if master.kind is MasterKind.DARK and master.temperature is not None:
+        figures["CCDATEMP"] = master.temperature
+    return figures

@@ -1,0 +1,1 @@
+"""The night report: thumbnails, plots and one self-contained HTML page."""

@@ -1,0 +1,82 @@
+"""Thumbnails: a zscale PNG of a frame with its detected sources circled."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")  # files only: the pipeline runs on machines without a screen
+
+import matplotlib.pyplot as plt
+import numpy as np
+import numpy.typing as npt
+from astropy.visualization import ZScaleInterval
+from matplotlib.patches import Circle
+
+from lco_core.frame import Frame
+from lco_core.masks import MaskBit
+
+THUMBNAIL_PIXELS = 512
+
+
+def _binned(image: npt.NDArray[np.float32], factor: int) -> npt.NDArray[np.float32]:
+    ny, nx = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
+    if factor == 1:
+        return image
+    blocks = image[:ny, :nx].reshape(ny // factor, factor, nx // factor, factor)
+    return np.asarray(blocks.mean(axis=(1, 3)), dtype=np.float32)
+
+
+def render_png(
+    image: npt.NDArray[np.floating],
+    target: Path,
+    *,
+    circles: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
+    title: str = "",
+) -> Path:
+    """Write a zscale greyscale PNG of ``image`` (block-averaged to ~512 px), atomically."""
+    factor = max(1, int(np.ceil(max(image.shape) / THUMBNAIL_PIXELS)))
+    small = _binned(np.nan_to_num(np.asarray(image, dtype=np.float32)), factor)
+    low, high = ZScaleInterval().get_limits(small)
+    figure, axes = plt.subplots(figsize=(5.12, 5.12 * small.shape[0] / small.shape[1]), dpi=100)
+    axes.imshow(small, origin="lower", cmap="gray", vmin=low, vmax=high, interpolation="nearest")
+    if circles is not None:
+        x, y = circles
+        for cx, cy in zip(x[:300], y[:300], strict=False):
+            axes.add_patch(
+                Circle(((cx - 1) / factor, (cy - 1) / factor), 6, fill=False, color="#2b8cbe", linewidth=0.6)
+            )
+    axes.set_axis_off()
+    if title:
+        axes.set_title(title, fontsize=8)
+    figure.subplots_adjust(0, 0, 1, 0.95 if title else 1)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    os.close(handle)
+    try:
+        figure.savefig(temporary, format="png")
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, target)
+    finally:
+        plt.close(figure)
+        Path(temporary).unlink(missing_ok=True)
+    return target
+
+
+def write_thumbnail(frame: Frame, target: Path) -> Path:
+    """The frame's thumbnail with up to 300 of its brightest sources circled."""
+    circles = None
+    if frame.sources is not None and len(frame.sources):
+        circles = (
+            np.asarray(frame.sources["xwin"], dtype=np.float64),
+            np.asarray(frame.sources["ywin"], dtype=np.float64),
+        )
+    # Bad columns and uncovered pixels would dominate the picture: show them at the median.
+    unusable = (frame.mask & np.uint8(MaskBit.BAD | MaskBit.LOW_FLAT | MaskBit.NO_DATA)) != 0
+    image = np.where(
+        unusable, np.float32(np.median(frame.data[~unusable])) if (~unusable).any() else 0, frame.data
+    )
+    return render_png(image, target, circles=circles)

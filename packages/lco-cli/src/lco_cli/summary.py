@@ -1,0 +1,53 @@
+"""summary.json: one record per input file, the masters built, and the run's totals."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import tempfile
+from collections import Counter
+from pathlib import Path
+
+from lco_cli.night import NightResult
+
+
+def _clean(value: object) -> object:
+    """JSON has no NaN: unmeasured figures become null."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {key: _clean(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_clean(item) for item in value]
+    return value
+
+
+def write_summary(result: NightResult, target: Path, *, options: dict[str, object]) -> Path:
+    """Write ``summary.json`` atomically."""
+    counts = Counter(frame.status for frame in result.frames)
+    document = {
+        "started": result.started.isoformat(),
+        "finished": result.finished.isoformat(),
+        "options": options,
+        "counts": {status: counts.get(status, 0) for status in ("ok", "failed", "skipped")},
+        "frames": [frame.to_json() for frame in result.frames],
+        "masters": [
+            {
+                "file": master.path,
+                "kind": master.kind,
+                "camera": master.camera,
+                "inputs": list(master.inputs),
+                "rejected": [{"file": name, "reason": reason} for name, reason in master.rejected],
+                "figures": master.figures,
+            }
+            for master in result.masters
+        ],
+    }
+    target.parent.mkdir(parents=True, exist_ok=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
+    with os.fdopen(handle, "w", encoding="utf-8") as stream:
+        json.dump(_clean(document), stream, indent=1)
+    os.chmod(temporary, 0o644)
+    os.replace(temporary, target)
+    return target

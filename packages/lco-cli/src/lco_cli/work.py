@@ -1,0 +1,238 @@
+"""What a worker does with one frame: module-level functions on picklable tasks.
+
+They run in worker processes (a local pool or a Dask cluster) and never raise: every outcome,
+including a bad file or an unexpected error, comes back as data with a one-line reason. They
+read masters by path and write products atomically; the calibration library is touched only
+by the parent process.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import functools
+import time
+import traceback
+from collections.abc import Callable
+from pathlib import Path
+from typing import TypeVar
+
+import attrs
+
+from lco_cli.results import FrameResult
+from lco_core.catalog import ReferenceCatalog
+from lco_core.errors import LcoError
+from lco_core.frame import Frame
+from lco_core.io import read_bad_pixel_mask, read_master, read_raw, write_product
+from lco_core.master import BadPixelMask, Master, MasterKind
+from lco_core.provenance import ParamValue
+from lco_instruments.describe import camera_for, raw_to_frame
+from lco_instruments.geometry import Camera
+from lco_stages.keywords import product_keywords
+from lco_stages.masters import Assessment, assess_frame
+from lco_stages.recipes import Calibrations, recipe_for, science_recipe
+
+Result = TypeVar("Result")
+
+
+class MissingPixelScaleError(LcoError):
+    """A science frame without PIXSCALE: apertures in arcsec and astrometry need it."""
+
+
+@functools.lru_cache(maxsize=16)
+def _master(path: str) -> Master:
+    # A worker reduces many frames with the same few masters: read each once.
+    return read_master(path)
+
+
+@functools.lru_cache(maxsize=4)
+def _bpm(path: str) -> BadPixelMask:
+    return read_bad_pixel_mask(path)
+
+
+def _calibrations(bias: str | None, dark: str | None, flat: str | None, bpm: str | None) -> Calibrations:
+    return Calibrations(
+        bias=_master(bias) if bias else None,
+        dark=_master(dark) if dark else None,
+        flat=_master(flat) if flat else None,
+        bpm=_bpm(bpm) if bpm else None,
+    )
+
+
+def _guarded(path: str, work: Callable[[], Result], failure: Callable[[str], Result]) -> Result:
+    """Run ``work``; a typed error or any other exception becomes ``failure(one_line_reason)``."""
+    try:
+        return work()
+    except LcoError as error:
+        return failure(str(error).replace("\n", " "))
+    except MemoryError:
+        return failure(f"{Path(path).name}: out of memory")
+    except Exception as error:  # a worker must report, never crash the night
+        where = traceback.extract_tb(error.__traceback__)[-1]
+        return failure(
+            f"{Path(path).name}: internal error {type(error).__name__}: {error} "
+            f"({Path(where.filename).name}:{where.lineno})"
+        )
+
+
+def figures_of(frame: Frame) -> dict[str, ParamValue]:
+    """The key numbers of a processed frame (for summary.json and the report)."""
+    figures: dict[str, ParamValue] = {}
+    for step in frame.history:
+        d = step.diagnostics
+        if step.stage == "subtract_overscan":
+            figures["overscan"] = tuple(
+                v for k, v in d.items() if k.startswith("overscan_amp") and not isinstance(v, tuple)
+            )
+        elif step.stage in ("subtract_bias_level", "subtract_bias"):
+            figures["BIASLVL"] = d.get("BIASLVL")
+        elif step.stage == "normalise_flat":
+            figures["FLATLVL"] = d.get("FLATLVL")
+        elif step.stage == "mask_cosmic_rays":
+            figures["cosmic_ray_pixels"] = d.get("cosmic_pixels")
+        elif step.stage == "detect_sources":
+            figures |= {
+                "n_sources": d.get("n_sources"),
+                "L1FWHM": d.get("L1FWHM"),
+                "L1ELLIP": d.get("L1ELLIP"),
+            }
+            figures |= {"L1MEDIAN": d.get("L1MEDIAN"), "L1SIGMA": d.get("L1SIGMA")}
+        elif step.stage == "solve_wcs":
+            figures |= {
+                "WCSERR": d.get("WCSERR"),
+                "WCSRMS": d.get("rms_arcsec"),
+                "WCSMATCH": d.get("n_matched"),
+            }
+            if d.get("reason"):
+                figures["WCS_reason"] = d.get("reason")
+        elif step.stage == "calibrate_photometry":
+            figures |= {"L1ZP": d.get("L1ZP"), "L1ZPERR": d.get("L1ZPERR")}
+            if not d.get("succeeded"):
+                figures["L1ZP_reason"] = d.get("reason")
+    return figures
+
+
+# -- calibration frames --------------------------------------------------------------------
+
+
+@attrs.frozen
+class CalibrationTask:
+    """Prepare one bias/dark/flat for its master and judge it against the previous master."""
+
+    path: str
+    kind: MasterKind
+    work_dir: str
+    bias: str | None = None
+    dark: str | None = None
+    bpm: str | None = None
+    previous: str | None = None
+
+
+@attrs.frozen
+class CalibrationOutcome:
+    result: FrameResult
+    assessment: Assessment | None = None
+    prepared: str | None = None
+    camera: Camera | None = None
+
+
+def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
+    start = time.perf_counter()
+
+    def work() -> CalibrationOutcome:
+        raw = read_raw(task.path)
+        camera = camera_for(raw)
+        frame = raw_to_frame(raw, camera)
+        cal = _calibrations(task.bias, task.dark, None, task.bpm)
+        prepared = recipe_for(raw.meta.obstype, camera, cal)(frame)
+        previous = _master(task.previous) if task.previous else None
+        assessment = assess_frame(prepared, task.kind, previous=previous)
+        target = None
+        if assessment.accepted:
+            target = str(
+                write_product(Path(task.work_dir) / f"{Path(task.path).name}.prepared.fits", prepared)
+            )
+        masters = tuple(m for m in (task.bias, task.dark, task.bpm) if m)
+        result = FrameResult(
+            task.path,
+            "ok" if assessment.accepted else "skipped",
+            "" if assessment.accepted else f"rejected from the master {task.kind.value}: {assessment.reason}",
+            raw.meta.obstype.value,
+            raw.meta.camera,
+            (),
+            tuple(Path(m).name for m in masters),
+            figures_of(prepared) | ({"QC": assessment.reason} if assessment.qc else {}),
+            seconds=time.perf_counter() - start,
+        )
+        return CalibrationOutcome(result, assessment, target, camera)
+
+    def failure(reason: str) -> CalibrationOutcome:
+        return CalibrationOutcome(
+            FrameResult(task.path, "failed", reason, seconds=time.perf_counter() - start)
+        )
+
+    return _guarded(task.path, work, failure)
+
+
+# -- science frames ------------------------------------------------------------------------
+
+
+@attrs.frozen
+class ScienceTask:
+    """Reduce one science frame into its e91 product (and a thumbnail)."""
+
+    path: str
+    out_dir: str
+    bias: str
+    dark: str
+    flat: str
+    reference: ReferenceCatalog | None
+    bpm: str | None = None
+    thumbnail_dir: str | None = None
+    now: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+
+
+def product_name(raw_name: str) -> str:
+    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits`` (DESIGN.md section 9)."""
+    stem = raw_name.removesuffix(".fz").removesuffix(".fits").removesuffix(".fit")
+    if stem.endswith("00"):
+        stem = stem[:-2] + "91"
+    else:
+        stem += "-91"
+    return stem + ".fits"
+
+
+def reduce_science(task: ScienceTask) -> FrameResult:
+    start = time.perf_counter()
+
+    def work() -> FrameResult:
+        raw = read_raw(task.path)
+        camera = camera_for(raw)
+        frame = raw_to_frame(raw, camera)
+        cal = _calibrations(task.bias, task.dark, task.flat, task.bpm)
+        pixel_scale = raw.meta.pixel_scale
+        if pixel_scale is None:
+            raise MissingPixelScaleError(
+                f"{raw.meta.filename}: no PIXSCALE in the header: cannot measure in arcsec"
+            )
+        reduced = science_recipe(camera, cal, reference=task.reference, pixel_scale=pixel_scale)(frame)
+        target = Path(task.out_dir) / product_name(Path(task.path).name)
+        write_product(target, reduced, keywords=product_keywords(reduced, now=task.now))
+        thumbnail = None
+        if task.thumbnail_dir is not None:
+            from lco_cli.report.thumbnails import write_thumbnail
+
+            thumbnail = str(write_thumbnail(reduced, Path(task.thumbnail_dir) / (target.stem + ".png")))
+        masters = tuple(Path(m).name for m in (task.bias, task.dark, task.flat, task.bpm) if m)
+        figures = figures_of(reduced) | {
+            "DATE-OBS": raw.meta.date_obs.isoformat(),
+            "FILTER": raw.meta.filter or "",
+        }
+        return FrameResult(
+            task.path, "ok", "", raw.meta.obstype.value, raw.meta.camera, (str(target),), masters,
+            figures, thumbnail, time.perf_counter() - start,
+        )  # fmt: skip
+
+    def failure(reason: str) -> FrameResult:
+        return FrameResult(task.path, "failed", reason, seconds=time.perf_counter() - start)
+
+    return _guarded(task.path, work, failure)
