@@ -9,6 +9,8 @@ from importlib.metadata import version
 import click
 
 from lco_cli.commands.calibrations import calibrations
+from lco_cli.commands.demo import demo
+from lco_cli.commands.info import info
 from lco_cli.commands.run import run
 from lco_cli.errors import run_safely
 
@@ -27,6 +29,8 @@ def cli() -> None:
 
 
 cli.add_command(run)
+cli.add_command(demo)
+cli.add_command(info)
 cli.add_command(calibrations)
 
 
