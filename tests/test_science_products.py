@@ -91,12 +91,8 @@ def test_science_product_has_every_extension_and_keyword(
         assert header["RLEVEL"] == 91
         assert header["WCSERR"] == 0
         assert header["DATE"] == "2026-11-26T12:00:00"
-        assert (
-            header["INSTRUME"] == "fa99"
-        )
-        assert (
-            header["OBSTYPE"] == "EXPOSE"
-        )
+        assert header["INSTRUME"] == "fa99"
+        assert header["OBSTYPE"] == "EXPOSE"
         assert any("detect_sources" in str(line) for line in header["HISTORY"])
         solved = WCS(header)
         expected = frame.wcs.to_wcs() if frame.wcs else None
@@ -135,9 +131,7 @@ def test_a_field_without_its_reference_stars_fails_cleanly(
     photometry = result.steps("calibrate_photometry")[-1].diagnostics
     assert photometry["succeeded"] is False
     assert photometry["reason"] == "no source catalogue with sky positions"
-    cards = {
-        c.keyword: c.value for c in product_keywords(result, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))
-    }
+    cards = {c.keyword: c.value for c in product_keywords(result, now=dt.datetime(2026, 1, 1, tzinfo=dt.UTC))}
     assert cards["WCSERR"] == 4
     assert cards["L1ZP"] == "NaN"
     assert "WCSREASN" in cards

@@ -26,8 +26,9 @@ from lco_cli.work import CalibrationTask, ScienceTask, prepare_calibration, redu
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
-from lco_core.master import Master, MasterKind, master_filename
+from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta, ObsType
+from lco_instruments.families import family_of
 from lco_stages.bpm import make_bad_pixel_mask
 from lco_stages.masters import (
     MIN_FRAMES,
@@ -140,6 +141,7 @@ class NightReduction:
         started = dt.datetime.now(dt.UTC)
         for folder in (self.options.out, self.masters_dir, self.work_dir):
             folder.mkdir(parents=True, exist_ok=True)
+        _remove_temporaries(self.options.out)
         entries = inspect_files(find_raw_files(paths, exclude=[self.options.out]))
         self.on_total(len(entries))
         todo = self._triage(entries)
@@ -162,6 +164,13 @@ class NightReduction:
                 self._finish("inspect", FrameResult(path, "failed", entry.error))
                 continue
             meta = entry.meta
+            try:
+                family_of(meta.camera, filename=entry.path.name)
+            except LcoError as error:
+                self._finish(
+                    "inspect", FrameResult(path, "failed", str(error), meta.obstype.value, meta.camera)
+                )
+                continue
             if meta.obstype not in REDUCED:
                 self._finish(
                     "inspect",
@@ -345,9 +354,8 @@ class NightReduction:
         key = (dark, flat)
         if key not in self._bpms:
             dark_master, flat_master = read_master(dark), read_master(flat)
-            name = master_filename(flat_master.frame.meta, "bpm").replace(
-                f"-{flat_master.frame.meta.filter}", ""
-            )
+            # One mask per flat (it depends on the filter's flat): named after it.
+            name = Path(flat).name.replace("-skyflat-", "-bpm-")
             bpm = make_bad_pixel_mask(dark=dark_master, flat=flat_master, filename=name)
             self._bpms[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
         return self._bpms[key]
@@ -406,3 +414,9 @@ def _master_figures(master: Master) -> dict[str, float]:
     if master.kind is MasterKind.DARK and master.temperature is not None:
         figures["CCDATEMP"] = master.temperature
     return figures
+
+
+def _remove_temporaries(folder: Path) -> None:
+    """Temporary files of a run that was killed mid-write: never products, safe to remove."""
+    for leftover in folder.rglob(".*.tmp"):
+        leftover.unlink(missing_ok=True)

@@ -17,14 +17,16 @@ from pathlib import Path
 from typing import TypeVar
 
 import attrs
+import numpy as np
 
 from lco_cli.results import FrameResult
 from lco_core.catalog import ReferenceCatalog
-from lco_core.errors import LcoError
+from lco_core.errors import EmptyFrameError, LcoError
 from lco_core.frame import Frame
 from lco_core.io import read_bad_pixel_mask, read_master, read_raw, write_product
 from lco_core.master import BadPixelMask, Master, MasterKind
 from lco_core.provenance import ParamValue
+from lco_core.raw import RawFile
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.geometry import Camera
 from lco_stages.keywords import product_keywords
@@ -72,6 +74,14 @@ def _guarded(path: str, work: Callable[[], Result], failure: Callable[[str], Res
             f"{Path(path).name}: internal error {type(error).__name__}: {error} "
             f"({Path(where.filename).name}:{where.lineno})"
         )
+
+
+def refuse_empty(raw: RawFile) -> None:
+    """A readout of nothing but zeros or NaN is a broken exposure, not a night's data."""
+    if not any(np.isfinite(image.data).any() for image in raw.images):
+        raise EmptyFrameError(raw.meta.filename, "no pixel has a finite value")
+    if not any(np.any(image.data != 0) for image in raw.images):
+        raise EmptyFrameError(raw.meta.filename, "every pixel is 0: the camera read out nothing")
 
 
 def figures_of(frame: Frame) -> dict[str, ParamValue]:
@@ -140,6 +150,7 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
 
     def work() -> CalibrationOutcome:
         raw = read_raw(task.path)
+        refuse_empty(raw)
         camera = camera_for(raw)
         frame = raw_to_frame(raw, camera)
         cal = _calibrations(task.bias, task.dark, None, task.bpm)
@@ -206,6 +217,7 @@ def reduce_science(task: ScienceTask) -> FrameResult:
 
     def work() -> FrameResult:
         raw = read_raw(task.path)
+        refuse_empty(raw)
         camera = camera_for(raw)
         frame = raw_to_frame(raw, camera)
         cal = _calibrations(task.bias, task.dark, task.flat, task.bpm)

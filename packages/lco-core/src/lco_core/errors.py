@@ -80,3 +80,11 @@ class CameraError(LcoError):
         self.filename = filename
         self.problem = problem
         super().__init__(f"{filename}: {problem}")
+
+
+class EmptyFrameError(LcoError):
+    """A frame whose pixels carry no signal at all (every pixel 0, or none finite)."""
+
+    def __init__(self, filename: str, problem: str) -> None:
+        self.filename = filename
+        super().__init__(f"{filename}: {problem}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import re
 from collections.abc import Iterable
 
 import attrs
@@ -64,10 +65,20 @@ class BadPixelMask:
     binning: str
 
 
+_UNSAFE = re.compile(r"[^A-Za-z0-9_+.]")
+
+
+def _safe(part: str) -> str:
+    """A header value fit for a file name: anything but letters, digits, '_', '+', '.' becomes '_',
+    so a value like '../../x' can never name a file outside the products folder."""
+    return _UNSAFE.sub("_", part).strip(".") or "_"
+
+
 def master_filename(meta: FrameMeta, kind: MasterKind | str) -> str:
     """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (DESIGN.md section 9)."""
     label = kind.value if isinstance(kind, MasterKind) else kind
-    name = f"{meta.site}{meta.telescope_code}-{meta.camera}-{meta.day_obs:%Y%m%d}-{label}-bin{meta.binning}"
+    prefix = f"{_safe(meta.site)}{_safe(meta.telescope_code)}-{_safe(meta.camera)}"
+    name = f"{prefix}-{meta.day_obs:%Y%m%d}-{_safe(label)}-bin{meta.binning}"
     if label == MasterKind.SKYFLAT.value and meta.filter:
-        name += f"-{meta.filter}"
+        name += f"-{_safe(meta.filter)}"
     return name + ".fits"

@@ -20,6 +20,8 @@ from lco_core.header import Header, HeaderCard
 MAX_PIXELS = 2**31
 
 _FITS_SIGNATURE = b"SIMPLE  ="
+#: FITS files are a whole number of 2880-byte blocks.
+_BLOCK = 2880
 
 
 def to_header(header: fits.Header) -> Header:
@@ -163,8 +165,10 @@ def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
             hdul = fits.open(name, mode="readonly", memmap=False, lazy_load_hdus=False)
     except (OSError, ValueError, TypeError, IndexError, KeyError, AstropyUserWarning) as error:
         detail = _one_line(error)
-        if "truncated" in detail:
-            raise FitsReadError(name, f"truncated ({detail})") from None
+        if "truncated" in detail or file_size % _BLOCK:
+            raise FitsReadError(
+                name, f"truncated: {file_size} bytes is not a whole number of 2880-byte FITS blocks"
+            ) from None
         raise FitsReadError(name, f"is not a readable FITS file ({detail})") from None
     try:
         _check_structure(name, hdul, file_size)
