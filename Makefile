@@ -32,6 +32,7 @@ test: lint typecheck pytest
 bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/run.py
+	$(BIN)/python bench/night.py
 
 demo: $(STAMP)
 	$(BIN)/lco-reduce demo --out demo-night

@@ -8,6 +8,8 @@ from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
 
+from lco_core.threads import limited_threads
+
 Task = TypeVar("Task")
 Result = TypeVar("Result")
 
@@ -23,23 +25,28 @@ class Executor(Protocol):
 
 
 class SerialExecutor:
-    """Everything in this process, in order: for one worker, and for tests."""
+    """One worker: the frames are reduced in this process, in order, on one thread (like each
+    worker of a pool), so 1 and N workers compare core for core."""
 
     workers = 1
 
     def map(self, function: Callable[[Task], Result], tasks: Sequence[Task]) -> Iterator[Result]:
         for task in tasks:
-            yield function(task)
+            with limited_threads(1):
+                result = function(task)
+            yield result
 
     def close(self) -> None:
         return None
 
 
-def _limit_threads() -> None:
-    # Each worker process is one of N on the machine: its numba kernels and BLAS calls should
-    # not each start a thread per core.
-    for variable in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ.setdefault(variable, "1")
+_ONE_THREAD = (
+    "NUMBA_NUM_THREADS",
+    "OMP_NUM_THREADS",
+    "OPENBLAS_NUM_THREADS",
+    "MKL_NUM_THREADS",
+    "LCO_THREADS",
+)
 
 
 class LocalExecutor:
@@ -47,8 +54,10 @@ class LocalExecutor:
 
     def __init__(self, workers: int) -> None:
         self.workers = workers
-        previous = {name: os.environ.get(name) for name in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS")}
-        _limit_threads()  # inherited by the spawned workers
+        # Each worker process is one of N on the machine: its numba kernels, BLAS calls and
+        # banded stages get one thread (the spawned workers inherit these variables).
+        previous = {name: os.environ.get(name) for name in _ONE_THREAD}
+        os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
         self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
         for name, value in previous.items():
             if value is None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from concurrent.futures import ThreadPoolExecutor
 
 import astroscrappy
@@ -13,6 +12,7 @@ from lco_core.frame import Frame
 from lco_core.masks import MaskBit
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
+from lco_core.threads import available_threads
 from lco_instruments.geometry import Camera
 from lco_stages._checks import require_assembled
 
@@ -41,7 +41,8 @@ def mask_cosmic_rays(
     One iteration finds the simulated tracks as completely as four (recall 1.0, the same false
     discovery rate) in a quarter of the time. The frame is processed in bands of ``tile_rows``
     rows, overlapping by a margin wider than L.A.Cosmic's largest filter, on a thread per core
-    (astroscrappy releases the GIL); the result does not depend on the banding.
+    (astroscrappy releases the GIL; `lco_core.threads` caps them); the result does not depend
+    on the banding.
     """
     read_noise = float(np.mean([amp.read_noise for amp in camera.amplifiers]))
     saturation = float(min(amp.saturation_electrons for amp in camera.amplifiers))
@@ -61,7 +62,7 @@ def mask_cosmic_rays(
 
         found = np.zeros(data.shape, dtype=bool)
         bands = _bands(data.shape[0], tile_rows)
-        with ThreadPoolExecutor(max_workers=min(len(bands), os.cpu_count() or 1)) as pool:
+        with ThreadPoolExecutor(max_workers=min(len(bands), available_threads())) as pool:
             for (inner, outer), result in zip(
                 bands, pool.map(detect, [outer for _, outer in bands]), strict=True
             ):
