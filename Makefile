@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PACKAGES := packages/lco-core packages/lco-instruments packages/lco-stages packages/lco-cli
 STAMP := $(VENV)/.installed
 
-.PHONY: install test lint typecheck pytest bench demo clean
+.PHONY: install test lint typecheck pytest bench demo docs clean
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lco-reduce needs Python >= 3.11")'
@@ -36,6 +36,13 @@ bench: $(STAMP)
 
 demo: $(STAMP)
 	$(BIN)/lco-reduce demo --out demo-night
+
+# The documentation, built from scratch each time so every figure and example runs against the
+# code as it is: warnings, broken cross-references and failing examples are errors.
+docs: $(STAMP)
+	$(BIN)/python -m pip install --quiet -r requirements-docs.txt
+	rm -rf docs/_build docs/api
+	$(BIN)/sphinx-build -W --keep-going -n -b html docs docs/_build/html
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache .hypothesis

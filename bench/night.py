@@ -67,7 +67,10 @@ def run_night(folder: Path, out: Path, workers: int) -> dict[str, float]:
     if process.returncode != 0:
         detail = process.stderr.read().decode() if process.stderr else ""
         raise SystemExit(f"lco-reduce run failed ({process.returncode}): {detail}")
-    return {"wall": wall, "main_peak": main_peak, "worker_peak": worker_peak or main_peak}
+    import json
+
+    phases = json.loads((out / "summary.json").read_text()).get("phases_seconds", {})
+    return {"wall": wall, "main_peak": main_peak, "worker_peak": worker_peak or main_peak, **phases}
 
 
 def stage_seconds(folder: Path, out: Path) -> list[tuple[str, float]]:
@@ -139,6 +142,10 @@ def main() -> None:
             f"{workers:7d} {figures['wall']:8.1f} {frames / figures['wall'] * 60:10.1f} "
             f"{figures['main_peak'] / GIB:13.2f} {figures['worker_peak'] / GIB:15.2f}"
         )
+    phases = [key for key in runs[1] if key not in ("wall", "main_peak", "worker_peak")]
+    print(f"\nphases (wall s): {'phase':18s} {'1 worker':>9} {'2 workers':>9}")
+    for phase in phases:
+        print(f"                 {phase:18s} {runs[1][phase]:9.1f} {runs[2].get(phase, 0.0):9.1f}")
     speedup = runs[1]["wall"] / runs[2]["wall"]
     print(f"\nspeed-up 1 -> 2 workers: {speedup:.2f}x, efficiency {speedup / 2:.0%} (target >= 80%); "
           f"memory per worker target < 3 GiB")  # fmt: skip

@@ -1,1 +1,1 @@
-"""lco_cli: the `lco-reduce` command, the imperative shell around the pure pipeline."""
+"""lco_cli: the ``lco-reduce`` command, the imperative shell around the pure pipeline."""

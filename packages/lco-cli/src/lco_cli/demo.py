@@ -19,12 +19,37 @@ from lco_instruments.simulate import FrameTruth, Night, make_field, sbig, simula
 
 @attrs.frozen
 class DemoNight:
+    """The demo's simulated nights.
+
+    Attributes
+    ----------
+    nights : tuple of Night
+        One per camera (a Sinistro 'fa99', an SBIG 'kb99').
+    catalog : pathlib.Path
+        The reference catalogue of the shared field.
+    """
+
     nights: tuple[Night, ...]
     catalog: Path
 
 
 def simulate_demo(folder: Path, *, seed: int = 2026, size: int = 1024) -> DemoNight:
-    """A small night: a Sinistro and an SBIG, each 5 biases, 5 darks, 5 sky flats, 3 science frames."""
+    """A small night: a Sinistro and an SBIG, each 5 biases, 5 darks, 5 sky flats, 3 science frames.
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Where to write (``folder/fa99`` and ``folder/kb99``).
+    seed : int
+        Random seed.
+    size : int
+        Image side, pixels (the Sinistro's amplifiers are ``size / 2``; the SBIG is binned 2x2
+        from ``2 x size``).
+
+    Returns
+    -------
+    DemoNight
+    """
     sinistro_camera = sinistro(amp_size=size // 2)
     field = make_field(sinistro_camera, seed=seed, stars_per_square_degree=15000)
     nights = (
@@ -51,7 +76,23 @@ def _master_path(result: NightResult, camera: str, kind: MasterKind) -> str | No
 
 
 def compare_with_truth(demo: DemoNight, result: NightResult, console: Console) -> dict[str, float]:
-    """Print how the products compare with the injected truth; returns the worst figures."""
+    """Print how the products compare with the injected truth; returns the worst figures.
+
+    Parameters
+    ----------
+    demo : DemoNight
+        The simulated nights.
+    result : NightResult
+        What ``run`` made of them.
+    console : rich.console.Console
+        Where the tables go.
+
+    Returns
+    -------
+    dict of str to float
+        ``bias_ratio`` (master bias rms error over rn / sqrt(N)), ``astrometry_arcsec``,
+        ``zero_point_mag`` and ``fwhm_fraction``, the worst over frames.
+    """
     worst = {"bias_ratio": 0.0, "astrometry_arcsec": 0.0, "zero_point_mag": 0.0, "fwhm_fraction": 0.0}
     masters = Table(title="masters against the truth")
     for column in ("camera", "master", "figure", "measured", "ideal / truth"):

@@ -20,6 +20,24 @@ def find_raw_files(paths: Sequence[str | os.PathLike[str]], *, exclude: Iterable
 
     Files under ``exclude`` (the output folder) and hidden files are left out. A path that does
     not exist is an error, not an empty night.
+
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        Files and folders.
+    exclude : iterable of pathlib.Path
+        Folders whose files are not raw frames.
+
+    Returns
+    -------
+    list of pathlib.Path
+        Resolved paths of ``.fits``, ``.fits.fz``, ``.fit`` and ``.fts`` files (any file named
+        directly).
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
     """
     excluded = [p.resolve() for p in exclude]
     found: dict[Path, None] = {}
@@ -41,7 +59,19 @@ def find_raw_files(paths: Sequence[str | os.PathLike[str]], *, exclude: Iterable
 
 @attrs.frozen
 class Entry:
-    """A raw file and its metadata, or why its headers could not be understood."""
+    """A raw file and its metadata, or why its headers could not be understood.
+
+    Attributes
+    ----------
+    path : pathlib.Path
+        The file.
+    meta : FrameMeta or None
+        Its metadata; None when the headers could not be understood.
+    error : str
+        Why not (one line).
+    shapes : tuple of tuple of int
+        Numpy shapes of its image HDUs.
+    """
 
     path: Path
     meta: FrameMeta | None
@@ -64,7 +94,17 @@ class Entry:
 
 
 def inspect_files(paths: Sequence[Path]) -> list[Entry]:
-    """Read the headers of every file (no pixels); bad files become entries with an error."""
+    """Read the headers of every file (no pixels); bad files become entries with an error.
+
+    Parameters
+    ----------
+    paths : sequence of pathlib.Path
+        Raw files.
+
+    Returns
+    -------
+    list of Entry
+    """
     entries = []
     for path in paths:
         try:

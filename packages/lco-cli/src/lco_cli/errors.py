@@ -15,7 +15,22 @@ OK, SOME_FAILED, USAGE = 0, 1, 2
 
 
 def run_safely(command: click.Command, arguments: list[str]) -> int:
-    """Run a click command; typed pipeline errors print one line and exit 2 instead of a traceback."""
+    """Run a click command; typed pipeline errors print one line and exit 2 instead of a traceback.
+
+    Parameters
+    ----------
+    command : click.Command
+        The command (group).
+    arguments : list of str
+        Its arguments.
+
+    Returns
+    -------
+    int
+        The exit code: the command's own (0 or 1), or 2 for a usage error, an interruption, a
+        typed error or an unexpected one (whose traceback goes to ``lco-reduce-error.txt`` in
+        the temporary folder).
+    """
     try:
         result = command.main(args=arguments, prog_name="lco-reduce", standalone_mode=False)
     except click.exceptions.Exit as done:

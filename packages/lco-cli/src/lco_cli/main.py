@@ -1,4 +1,4 @@
-"""Entry point of the `lco-reduce` command: a click group whose commands live in lco_cli.commands."""
+"""Entry point of the ``lco-reduce`` command: a click group whose commands live in lco_cli.commands."""
 
 from __future__ import annotations
 
@@ -35,7 +35,17 @@ cli.add_command(calibrations)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 ok, 1 some frames failed, 2 usage error)."""
+    """Run the command line; returns the exit code (0 ok, 1 some frames failed, 2 usage error).
+
+    Parameters
+    ----------
+    argv : sequence of str, optional
+        The arguments (default: ``sys.argv[1:]``), e.g. ``["run", "raw", "--out", "reduced"]``.
+
+    Returns
+    -------
+    int
+    """
     return run_safely(cli, list(sys.argv[1:] if argv is None else argv))
 
 

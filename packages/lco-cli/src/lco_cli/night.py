@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import shutil
+import time
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -49,6 +50,24 @@ Progress = Callable[[str, FrameResult], None]
 
 @attrs.frozen
 class RunOptions:
+    """What a run was asked to do.
+
+    Attributes
+    ----------
+    out : pathlib.Path
+        The products folder.
+    catalog : pathlib.Path or None
+        Reference catalogue file.
+    offline : bool
+        Never query Gaia.
+    force : bool
+        Redo frames the library says are done.
+    min_frames : int
+        Frames a master needs.
+    thumbnails : bool
+        Write thumbnails.
+    """
+
     out: Path
     catalog: Path | None = None
     offline: bool = False
@@ -59,7 +78,23 @@ class RunOptions:
 
 @attrs.frozen
 class MasterRecord:
-    """A master this run built (for the summary and the report)."""
+    """A master this run built (for the summary and the report).
+
+    Attributes
+    ----------
+    path : str
+        The master file.
+    kind : str
+        'bias', 'dark' or 'skyflat'.
+    camera : str
+        INSTRUME.
+    inputs : tuple of str
+        Raw files stacked.
+    rejected : tuple of (str, str)
+        Files of the group left out, with the reason.
+    figures : dict of str to float
+        Median, robust std, and BIASLVL, CCDATEMP or FLATLVL.
+    """
 
     path: str
     kind: str
@@ -71,13 +106,29 @@ class MasterRecord:
 
 @attrs.frozen
 class NightResult:
+    """Everything a run did.
+
+    Attributes
+    ----------
+    frames : tuple of FrameResult
+        One per input file, in the order found.
+    masters : tuple of MasterRecord
+        The masters built.
+    started, finished : datetime.datetime
+        UTC.
+    phases : dict of str to float
+        Wall seconds per phase of the run (inspect, each kind's frames and master, science).
+    """
+
     frames: tuple[FrameResult, ...]
     masters: tuple[MasterRecord, ...]
     started: dt.datetime
     finished: dt.datetime
+    phases: dict[str, float] = attrs.field(factory=dict)  # wall seconds per phase of the run
 
     @property
     def failed(self) -> int:
+        """Number of frames that failed."""
         return sum(1 for f in self.frames if f.status == "failed")
 
 
@@ -97,7 +148,21 @@ def _kind_of(obstype: ObsType) -> MasterKind | None:
 
 
 class NightReduction:
-    """One `lco-reduce run`: holds the library, the executor and the results so far."""
+    """One ``lco-reduce run``: holds the library, the executor and the results so far.
+
+    Parameters
+    ----------
+    options : RunOptions
+        What to do.
+    library : CalibrationLibrary
+        The calibration library (read and written by this process only).
+    executor : Executor
+        Where frames are reduced.
+    progress : callable, optional
+        Called with (phase, `FrameResult`) as each file finishes.
+    on_total : callable, optional
+        Called with the number of files found.
+    """
 
     def __init__(
         self,
@@ -113,6 +178,7 @@ class NightReduction:
         self.executor = executor
         self.progress = progress or (lambda phase, result: None)
         self.results: dict[str, FrameResult] = {}
+        self.phases: dict[str, float] = defaultdict(float)
         self.masters: list[MasterRecord] = []
         self.checksums: dict[str, str] = {}
         self.masters_dir = options.out / "masters"
@@ -138,22 +204,37 @@ class NightReduction:
         self.progress(phase, result)
 
     def run(self, paths: Sequence[str | Path]) -> NightResult:
+        """Reduce everything under ``paths``: bias, dark and flat masters, then science frames.
+
+        Parameters
+        ----------
+        paths : sequence of str or pathlib.Path
+            Raw files and folders.
+
+        Returns
+        -------
+        NightResult
+        """
         started = dt.datetime.now(dt.UTC)
         for folder in (self.options.out, self.masters_dir, self.work_dir):
             folder.mkdir(parents=True, exist_ok=True)
         _remove_temporaries(self.options.out)
+        clock = time.perf_counter()
         entries = inspect_files(find_raw_files(paths, exclude=[self.options.out]))
         self.on_total(len(entries))
         todo = self._triage(entries)
+        self.phases["inspect"] += time.perf_counter() - clock
         for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
             self._masters_of(
                 kind, [e for e in todo if e.meta is not None and _kind_of(e.meta.obstype) is kind]
             )
+        clock = time.perf_counter()
         self._science([e for e in todo if e.meta is not None and e.meta.obstype in SCIENCE])
+        self.phases["science frames"] += time.perf_counter() - clock
         shutil.rmtree(self.work_dir, ignore_errors=True)
         order = {str(e.path): n for n, e in enumerate(entries)}
         frames = tuple(sorted(self.results.values(), key=lambda r: order.get(r.path, len(order))))
-        return NightResult(frames, tuple(self.masters), started, dt.datetime.now(dt.UTC))
+        return NightResult(frames, tuple(self.masters), started, dt.datetime.now(dt.UTC), dict(self.phases))
 
     def _triage(self, entries: list[Entry]) -> list[Entry]:
         """Failed headers, OBSTYPEs we do not reduce and frames already done leave here."""
@@ -247,7 +328,9 @@ class NightReduction:
             CalibrationTask(str(e.path), kind, str(self.work_dir), bias=bias, dark=dark, previous=previous)
             for e in group
         ]
+        clock = time.perf_counter()
         outcomes = list(self.executor.map(prepare_calibration, tasks))
+        self.phases[f"{kind.value} frames"] += time.perf_counter() - clock
         assessments = [o.assessment for o in outcomes if o.assessment is not None]
         cameras = [o.camera for o in outcomes if o.camera is not None]
         try:
@@ -273,6 +356,7 @@ class NightReduction:
             for o in outcomes
             if o.assessment is not None and o.assessment.filename in names and o.prepared
         ]
+        clock = time.perf_counter()
         master = self._build_master(
             kind, accepted, prepared, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
         )
@@ -285,6 +369,7 @@ class NightReduction:
             set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
             checksum=file_checksum(path),
         )  # fmt: skip
+        self.phases[f"{kind.value} master"] += time.perf_counter() - clock
         rejected = tuple(
             (Path(o.result.path).name, o.result.reason) for o in outcomes if o.result.status != "ok"
         )

@@ -15,8 +15,27 @@ Status = Literal["ok", "failed", "skipped"]
 class FrameResult:
     """One input file's outcome.
 
-    ``figures`` holds the key numbers a person checks: overscan levels, BIASLVL, FWHM, WCSERR and
-    the astrometric residual, L1ZP, the number of sources and of cosmic-ray pixels.
+    Attributes
+    ----------
+    path : str
+        The input file.
+    status : {'ok', 'failed', 'skipped'}
+        The outcome.
+    reason : str
+        Why it was not ok, one line.
+    obstype, camera : str
+        OBSTYPE and INSTRUME ('' when unreadable).
+    products : tuple of str
+        Files written (the product, or the master the frame went into).
+    masters : tuple of str
+        Masters applied.
+    figures : dict
+        The key numbers a person checks: overscan levels, BIASLVL, FWHM, WCSERR and the
+        astrometric residual, L1ZP, the number of sources and of cosmic-ray pixels.
+    thumbnail : str or None
+        The thumbnail PNG.
+    seconds : float
+        Time spent on the file.
     """
 
     path: str
@@ -31,6 +50,12 @@ class FrameResult:
     seconds: float = 0.0
 
     def to_json(self) -> dict[str, object]:
+        """The record as ``summary.json`` holds it.
+
+        Returns
+        -------
+        dict
+        """
         return {
             "file": self.path,
             "status": self.status,

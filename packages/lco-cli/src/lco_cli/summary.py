@@ -24,12 +24,30 @@ def _clean(value: object) -> object:
 
 
 def write_summary(result: NightResult, target: Path, *, options: dict[str, object]) -> Path:
-    """Write ``summary.json`` atomically."""
+    """Write ``summary.json`` atomically.
+
+    Parameters
+    ----------
+    result : NightResult
+        The run.
+    target : pathlib.Path
+        The file.
+    options : dict
+        The run's options, recorded as given.
+
+    Returns
+    -------
+    pathlib.Path
+        The file: start and end, options, wall seconds per phase, counts per status, one record
+        per frame (`~lco_cli.results.FrameResult.to_json`) and one per master; NaN figures
+        become null.
+    """
     counts = Counter(frame.status for frame in result.frames)
     document = {
         "started": result.started.isoformat(),
         "finished": result.finished.isoformat(),
         "options": options,
+        "phases_seconds": {name: round(seconds, 2) for name, seconds in result.phases.items()},
         "counts": {status: counts.get(status, 0) for status in ("ok", "failed", "skipped")},
         "frames": [frame.to_json() for frame in result.frames],
         "masters": [

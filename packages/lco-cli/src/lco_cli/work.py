@@ -77,7 +77,18 @@ def _guarded(path: str, work: Callable[[], Result], failure: Callable[[str], Res
 
 
 def refuse_empty(raw: RawFile) -> None:
-    """A readout of nothing but zeros or NaN is a broken exposure, not a night's data."""
+    """A readout of nothing but zeros or NaN is a broken exposure, not a night's data.
+
+    Parameters
+    ----------
+    raw : RawFile
+        The raw file.
+
+    Raises
+    ------
+    EmptyFrameError
+        No finite pixel, or every pixel 0.
+    """
     if not any(np.isfinite(image.data).any() for image in raw.images):
         raise EmptyFrameError(raw.meta.filename, "no pixel has a finite value")
     if not any(np.any(image.data != 0) for image in raw.images):
@@ -85,7 +96,20 @@ def refuse_empty(raw: RawFile) -> None:
 
 
 def figures_of(frame: Frame) -> dict[str, ParamValue]:
-    """The key numbers of a processed frame (for summary.json and the report)."""
+    """The key numbers of a processed frame (for summary.json and the report).
+
+    Parameters
+    ----------
+    frame : Frame
+        A processed frame.
+
+    Returns
+    -------
+    dict
+        Taken from its history: overscan, BIASLVL, FLATLVL, cosmic-ray pixels, sources,
+        L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP, L1ZPERR and the
+        reasons of failed steps.
+    """
     figures: dict[str, ParamValue] = {}
     for step in frame.history:
         d = step.diagnostics
@@ -126,7 +150,21 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
 
 @attrs.frozen
 class CalibrationTask:
-    """Prepare one bias/dark/flat for its master and judge it against the previous master."""
+    """Prepare one bias/dark/flat for its master and judge it against the previous master.
+
+    Attributes
+    ----------
+    path : str
+        The raw file.
+    kind : MasterKind
+        The master it is for.
+    work_dir : str
+        Where the prepared frame is written.
+    bias, dark, bpm : str or None
+        Masters (and mask) to apply, by path.
+    previous : str or None
+        The current master of its kind, for quality control.
+    """
 
     path: str
     kind: MasterKind
@@ -139,6 +177,20 @@ class CalibrationTask:
 
 @attrs.frozen
 class CalibrationOutcome:
+    """What preparing a calibration frame gave.
+
+    Attributes
+    ----------
+    result : FrameResult
+        The frame's outcome.
+    assessment : Assessment or None
+        Whether it goes into the master (None when it failed).
+    prepared : str or None
+        The prepared frame's file, when accepted.
+    camera : Camera or None
+        Its camera.
+    """
+
     result: FrameResult
     assessment: Assessment | None = None
     prepared: str | None = None
@@ -146,6 +198,18 @@ class CalibrationOutcome:
 
 
 def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
+    """Run a calibration frame's recipe, assess it, and write it if accepted (never raises).
+
+    Parameters
+    ----------
+    task : CalibrationTask
+        The frame and its masters.
+
+    Returns
+    -------
+    CalibrationOutcome
+        A failure comes back as a failed `FrameResult` with a one-line reason.
+    """
     start = time.perf_counter()
 
     def work() -> CalibrationOutcome:
@@ -189,7 +253,25 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
 
 @attrs.frozen
 class ScienceTask:
-    """Reduce one science frame into its e91 product (and a thumbnail)."""
+    """Reduce one science frame into its e91 product (and a thumbnail).
+
+    Attributes
+    ----------
+    path : str
+        The raw file.
+    out_dir : str
+        Products folder.
+    bias, dark, flat : str
+        Masters, by path.
+    reference : ReferenceCatalog or None
+        Reference stars around the pointing.
+    bpm : str or None
+        Bad pixel mask, by path.
+    thumbnail_dir : str or None
+        Where to write the thumbnail (None: none).
+    now : datetime.datetime
+        DATE of the product.
+    """
 
     path: str
     out_dir: str
@@ -203,7 +285,18 @@ class ScienceTask:
 
 
 def product_name(raw_name: str) -> str:
-    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits`` (DESIGN.md section 9)."""
+    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits`` (DESIGN.md section 9).
+
+    Parameters
+    ----------
+    raw_name : str
+        The raw file's name.
+
+    Returns
+    -------
+    str
+        A name not ending in ``00`` gets ``-91`` appended.
+    """
     stem = raw_name.removesuffix(".fz").removesuffix(".fits").removesuffix(".fit")
     if stem.endswith("00"):
         stem = stem[:-2] + "91"
@@ -213,6 +306,18 @@ def product_name(raw_name: str) -> str:
 
 
 def reduce_science(task: ScienceTask) -> FrameResult:
+    """Reduce a science frame with the science recipe and write its product (never raises).
+
+    Parameters
+    ----------
+    task : ScienceTask
+        The frame, its masters and reference stars.
+
+    Returns
+    -------
+    FrameResult
+        A failure (including a missing PIXSCALE) comes back with a one-line reason.
+    """
     start = time.perf_counter()
 
     def work() -> FrameResult:

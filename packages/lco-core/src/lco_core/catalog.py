@@ -44,6 +44,11 @@ class ReferenceCatalog:
         1-sigma magnitude errors where known.
     source : str
         Where the catalogue came from ('gaia-dr3', 'file:/path/refcat.ecsv').
+
+    Raises
+    ------
+    ValueError
+        Columns of different lengths.
     """
 
     ra: Float64Array = attrs.field(converter=_vector)
@@ -58,7 +63,17 @@ class ReferenceCatalog:
         return len(self.ra)
 
     def select(self, keep: npt.NDArray[np.bool_]) -> ReferenceCatalog:
-        """The stars where ``keep`` is true."""
+        """The stars where ``keep`` is true.
+
+        Parameters
+        ----------
+        keep : ndarray of bool
+            One value per star.
+
+        Returns
+        -------
+        ReferenceCatalog
+        """
         return ReferenceCatalog(
             self.ra[keep],
             self.dec[keep],

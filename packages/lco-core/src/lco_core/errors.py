@@ -11,7 +11,15 @@ class LcoError(Exception):
 
 
 class FitsReadError(LcoError):
-    """A file is not readable as the FITS it claims to be (not FITS, truncated, impossible size)."""
+    """A file is not readable as the FITS it claims to be (not FITS, truncated, impossible size).
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    problem : str
+        What is wrong with it, one line.
+    """
 
     def __init__(self, path: str, problem: str) -> None:
         self.path = path
@@ -20,7 +28,19 @@ class FitsReadError(LcoError):
 
 
 class HeaderError(LcoError):
-    """A mandatory header keyword is missing or cannot be parsed."""
+    """A mandatory header keyword is missing or cannot be parsed.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    hdu : str
+        The HDU whose header was read (its EXTNAME or index).
+    keyword : str
+        The keyword, e.g. ``'EXPTIME'``.
+    problem : str
+        What is wrong with it, one line.
+    """
 
     def __init__(self, path: str, hdu: str, keyword: str, problem: str) -> None:
         self.path = path
@@ -31,14 +51,38 @@ class HeaderError(LcoError):
 
 
 class MissingKeywordError(HeaderError):
-    """A mandatory keyword is absent, or holds a placeholder such as 'UNKNOWN' or 'N/A'."""
+    """A mandatory keyword is absent, or holds a placeholder such as 'UNKNOWN' or 'N/A'.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    hdu : str
+        The HDU whose header was read.
+    keyword : str
+        The missing keyword.
+    """
 
     def __init__(self, path: str, hdu: str, keyword: str) -> None:
         super().__init__(path, hdu, keyword, "is missing (mandatory keyword)")
 
 
 class MalformedKeywordError(HeaderError):
-    """A keyword is present but its value cannot be parsed into the type it must have."""
+    """A keyword is present but its value cannot be parsed into the type it must have.
+
+    Parameters
+    ----------
+    path : str
+        The file.
+    hdu : str
+        The HDU whose header was read.
+    keyword : str
+        The keyword.
+    value : object
+        The value found in the header.
+    expected : str
+        What the value must be, e.g. ``'a number'``.
+    """
 
     def __init__(self, path: str, hdu: str, keyword: str, value: object, expected: str) -> None:
         self.value = value
@@ -54,7 +98,17 @@ class ShapeMismatchError(LcoError, ValueError):
 
 
 class StageError(LcoError):
-    """A stage was given input it cannot process (e.g. an unassembled frame to a frame stage)."""
+    """A stage was given input it cannot process (e.g. an unassembled frame to a frame stage).
+
+    Parameters
+    ----------
+    stage : str
+        The stage's name, e.g. ``'subtract_bias'``.
+    filename : str
+        The frame's file name.
+    problem : str
+        What is wrong, one line.
+    """
 
     def __init__(self, stage: str, filename: str, problem: str) -> None:
         self.stage = stage
@@ -64,7 +118,15 @@ class StageError(LcoError):
 
 
 class ProductWriteError(LcoError):
-    """A product could not be written; nothing partial was left at the target path."""
+    """A product could not be written; nothing partial was left at the target path.
+
+    Parameters
+    ----------
+    path : str
+        The product's target path.
+    problem : str
+        Why it could not be written, one line.
+    """
 
     def __init__(self, path: str, problem: str) -> None:
         self.path = path
@@ -74,7 +136,15 @@ class ProductWriteError(LcoError):
 
 class CameraError(LcoError):
     """A frame's camera or geometry cannot be understood: unknown camera, forbidden binning,
-    inconsistent sections, missing crosstalk coefficients."""
+    inconsistent sections, missing crosstalk coefficients.
+
+    Parameters
+    ----------
+    filename : str
+        The frame's file name.
+    problem : str
+        What cannot be understood, one line.
+    """
 
     def __init__(self, filename: str, problem: str) -> None:
         self.filename = filename
@@ -83,7 +153,15 @@ class CameraError(LcoError):
 
 
 class EmptyFrameError(LcoError):
-    """A frame whose pixels carry no signal at all (every pixel 0, or none finite)."""
+    """A frame whose pixels carry no signal at all (every pixel 0, or none finite).
+
+    Parameters
+    ----------
+    filename : str
+        The frame's file name.
+    problem : str
+        What is empty, one line.
+    """
 
     def __init__(self, filename: str, problem: str) -> None:
         self.filename = filename

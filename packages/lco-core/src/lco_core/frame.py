@@ -45,9 +45,25 @@ def _check_planes(instance: Frame | AmplifierData, attribute: object, value: obj
 class AmplifierData:
     """The pixels read out by one amplifier, before the mosaic stage.
 
-    ``index`` is the 1-based amplifier number (Q1..Q4 on a Sinistro). The arrays are the whole
-    readout of that amplifier (light-sensitive and overscan regions); the camera geometry
-    (`lco_instruments`) says which section is which.
+    The arrays are the whole readout of that amplifier (light-sensitive and overscan regions);
+    the camera geometry (`lco_instruments.geometry.AmplifierGeometry`) says which section is
+    which. Every array is read-only.
+
+    Attributes
+    ----------
+    index : int
+        1-based amplifier number (Q1..Q4 on a Sinistro).
+    data : ndarray of float32, shape readout
+        Pixel values: ADU until the gain stage, electrons after it.
+    mask : ndarray of uint8
+        `~lco_core.masks.MaskBit` flags, same shape.
+    uncertainty : ndarray of float32
+        1-sigma uncertainty, in the units of ``data``, same shape.
+
+    Raises
+    ------
+    ShapeMismatchError
+        The three planes differ in shape.
     """
 
     index: int
@@ -56,6 +72,17 @@ class AmplifierData:
     uncertainty: FloatImage = attrs.field(converter=read_only_float32, validator=_check_planes)
 
     def evolve(self, **changes: Any) -> AmplifierData:
+        """A copy with ``changes`` (field name -> new value) applied.
+
+        Parameters
+        ----------
+        **changes
+            New values of ``data``, ``mask``, ``uncertainty`` or ``index``.
+
+        Returns
+        -------
+        AmplifierData
+        """
         return attrs.evolve(self, **changes)
 
 
@@ -68,6 +95,33 @@ class Frame:
     new arrays and return ``frame.with_step(step, data=...)``. ``header`` is the raw header,
     kept only to pass through to products; stages read ``meta``, never the header. The science
     stages attach ``sources`` (the CAT table) and ``wcs`` (the astrometric solution).
+
+    Attributes
+    ----------
+    meta : FrameMeta
+        Typed facts parsed once from the header.
+    data : ndarray of float32, shape (ny, nx)
+        Pixel values: electrons once the gain stage has run (electrons per second for a master
+        dark, relative response for a master flat). Empty (0 x 0) before the mosaic stage.
+    mask : ndarray of uint8
+        `~lco_core.masks.MaskBit` flags, same shape; stages only ever add bits.
+    uncertainty : ndarray of float32
+        1-sigma uncertainty in the units of ``data``, same shape, never negative.
+    amplifiers : tuple of AmplifierData
+        The readouts of a raw frame; empty once assembled.
+    history : tuple of ProcessingStep
+        What was done to the frame, oldest first.
+    header : Header
+        The raw primary header (pass-through only).
+    sources : SourceCatalog or None
+        The CAT table, once `~lco_stages.sources.detect_sources` has run.
+    wcs : WcsSolution or None
+        The astrometric solution, once `~lco_stages.wcs.solve_wcs` has run.
+
+    Raises
+    ------
+    ShapeMismatchError
+        ``data``, ``mask`` and ``uncertainty`` differ in shape.
     """
 
     meta: FrameMeta
@@ -89,13 +143,36 @@ class Frame:
 
     @property
     def shape(self) -> tuple[int, int]:
+        """Numpy shape ``(ny, nx)`` of the assembled planes."""
         ny, nx = self.data.shape
         return (ny, nx)
 
     def with_step(self, step: ProcessingStep, **changes: Any) -> Frame:
-        """A new frame with ``step`` appended to the history and ``changes`` applied."""
+        """A new frame with ``step`` appended to the history and ``changes`` applied.
+
+        Parameters
+        ----------
+        step : ProcessingStep
+            What the stage did.
+        **changes
+            New values of fields, e.g. ``data=...``, ``mask=...``.
+
+        Returns
+        -------
+        Frame
+        """
         return attrs.evolve(self, history=(*self.history, step), **changes)
 
     def steps(self, stage: str) -> tuple[ProcessingStep, ...]:
-        """The history entries of one stage, oldest first."""
+        """The history entries of one stage, oldest first.
+
+        Parameters
+        ----------
+        stage : str
+            A stage name, e.g. ``'subtract_overscan'``.
+
+        Returns
+        -------
+        tuple of ProcessingStep
+        """
         return tuple(step for step in self.history if step.stage == stage)

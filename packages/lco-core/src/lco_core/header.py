@@ -15,6 +15,18 @@ COMMENTARY_KEYWORDS = frozenset({"HISTORY", "COMMENT", ""})
 
 @attrs.frozen
 class HeaderCard:
+    """One header card.
+
+    Attributes
+    ----------
+    keyword : str
+        Upper-case keyword ('' for a blank card; 'HISTORY' and 'COMMENT' may repeat).
+    value : str, int, float, bool or None
+        The value (None when undefined).
+    comment : str
+        The card's comment; ``[unit]`` at its start gives the unit, as LCO writes them.
+    """
+
     keyword: str
     value: HeaderValue
     comment: str = ""
@@ -36,7 +48,13 @@ def _index(cards: tuple[HeaderCard, ...]) -> dict[str, HeaderValue]:
 class Header:
     """An ordered, immutable sequence of cards with keyword lookup (the first card wins).
 
-    Only `lco_core.io` converts to and from `astropy.io.fits.Header`; everything else sees this.
+    Only ``lco_core.io`` converts to and from ``astropy.io.fits.Header``; everything else sees
+    this.
+
+    Attributes
+    ----------
+    cards : tuple of HeaderCard
+        The cards in order.
     """
 
     cards: tuple[HeaderCard, ...] = attrs.field(default=(), converter=_card_tuple)
@@ -52,6 +70,19 @@ class Header:
     @overload
     def get(self, keyword: str, default: HeaderValue) -> HeaderValue: ...
     def get(self, keyword: str, default: HeaderValue = None) -> HeaderValue:
+        """The value of the first card with ``keyword`` (case-insensitive), else ``default``.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword; commentary keywords (HISTORY, COMMENT) are never found.
+        default : str, int, float, bool or None
+            What to return when there is no such card.
+
+        Returns
+        -------
+        str, int, float, bool or None
+        """
         return self._lookup.get(keyword.upper(), default)
 
     def __contains__(self, keyword: object) -> bool:
@@ -64,12 +95,27 @@ class Header:
         return len(self.cards)
 
     def keywords(self) -> tuple[str, ...]:
+        """The distinct non-commentary keywords, in order of first appearance.
+
+        Returns
+        -------
+        tuple of str
+        """
         return tuple(self._lookup)
 
     def updated(self, cards: tuple[HeaderCard, ...]) -> Header:
         """A new header with each card's keyword set to its value (replaced in place, else appended).
 
         Commentary cards (HISTORY, COMMENT) are always appended.
+
+        Parameters
+        ----------
+        cards : tuple of HeaderCard
+            The cards to set.
+
+        Returns
+        -------
+        Header
         """
         replacements = {card.keyword: card for card in cards if card.keyword not in COMMENTARY_KEYWORDS}
         kept = []
@@ -82,5 +128,15 @@ class Header:
         return Header((*kept, *appended))
 
     def without(self, keywords: frozenset[str]) -> Header:
-        """A new header without any card whose keyword is in ``keywords``."""
+        """A new header without any card whose keyword is in ``keywords``.
+
+        Parameters
+        ----------
+        keywords : frozenset of str
+            Upper-case keywords to drop.
+
+        Returns
+        -------
+        Header
+        """
         return Header(tuple(card for card in self.cards if card.keyword not in keywords))

@@ -9,7 +9,13 @@ class MaskBit(enum.IntFlag):
     """Bit flags of the ``mask`` plane (uint8), written as the BPM extension of products.
 
     The first four values are LCO's own (BANZAI writes the same bits), so products stay
-    readable by tools built for LCO data; higher bits are this pipeline's additions.
+    readable by tools built for LCO data; higher bits are this pipeline's additions. Stages
+    only ever add bits (``mask | bit``); a pixel may carry several.
+
+    Parameters
+    ----------
+    value : int
+        The bits (``MaskBit(10)`` is ``SATURATED | COSMIC``).
     """
 
     #: Known bad pixel (bad pixel mask: hot, dead, low-response pixel or bad column).

@@ -14,12 +14,21 @@ from lco_core.meta import FrameMeta, ObsType
 
 
 class MasterKind(enum.Enum):
+    """The kinds of master calibration, by the word used in their file names.
+
+    Parameters
+    ----------
+    value : str
+        ``'bias'``, ``'dark'`` or ``'skyflat'``.
+    """
+
     BIAS = "bias"
     DARK = "dark"
     SKYFLAT = "skyflat"
 
     @property
     def obstype(self) -> ObsType:
+        """The OBSTYPE of the frames this kind of master is made of."""
         return {
             MasterKind.BIAS: ObsType.BIAS,
             MasterKind.DARK: ObsType.DARK,
@@ -40,6 +49,23 @@ class Master:
     (mean CCDATEMP of its inputs; ``dark_temperature_coefficient`` is DRKTCOEF in 1/K, 0 when
     unknown), a flat as a relative response (``flat_level`` is the mean FLATLVL of its
     inputs, electrons). ``inputs`` are the raw file names it was built from.
+
+    Attributes
+    ----------
+    kind : MasterKind
+        Bias, dark or sky flat.
+    frame : Frame
+        The master's SCI, BPM and ERR planes and its metadata.
+    inputs : tuple of str
+        Raw file names of the frames stacked.
+    bias_level : float
+        BIASLVL, electrons per read (bias masters; 0 otherwise).
+    temperature : float or None
+        Mean CCDATEMP of the inputs, degrees Celsius (dark masters).
+    dark_temperature_coefficient : float
+        DRKTCOEF, 1/K (dark masters; 0 when unknown).
+    flat_level : float or None
+        Mean FLATLVL of the inputs, electrons (flat masters).
     """
 
     kind: MasterKind
@@ -52,12 +78,25 @@ class Master:
 
     @property
     def filename(self) -> str:
+        """The master's file name (its identity in headers and histories)."""
         return self.frame.meta.filename
 
 
 @attrs.frozen(eq=False)
 class BadPixelMask:
-    """A bad pixel mask on the trimmed image grid: non-zero pixels get the BAD bit."""
+    """A bad pixel mask on the trimmed image grid: non-zero pixels get the BAD bit.
+
+    Attributes
+    ----------
+    mask : ndarray of uint8
+        Non-zero where a pixel is bad (read-only).
+    filename : str
+        The mask's file name (L1IDMASK).
+    camera : str
+        INSTRUME the mask belongs to ('' matches any camera).
+    binning : str
+        ``str(Binning)``, e.g. '1x1' ('' matches any binning).
+    """
 
     mask: MaskImage = attrs.field(converter=read_only_mask)
     filename: str
@@ -75,7 +114,21 @@ def _safe(part: str) -> str:
 
 
 def master_filename(meta: FrameMeta, kind: MasterKind | str) -> str:
-    """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (DESIGN.md section 9)."""
+    """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (DESIGN.md section 9).
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        Metadata of the master (site, telescope, camera, DAY-OBS, binning, filter).
+    kind : MasterKind or str
+        The kind, or another label (e.g. ``'bpm'``).
+
+    Returns
+    -------
+    str
+        The file name; every header value in it is made safe for a file name (letters,
+        digits, '_', '+' and '.' only), so no value can name a file elsewhere.
+    """
     label = kind.value if isinstance(kind, MasterKind) else kind
     prefix = f"{_safe(meta.site)}{_safe(meta.telescope_code)}-{_safe(meta.camera)}"
     name = f"{prefix}-{meta.day_obs:%Y%m%d}-{_safe(label)}-bin{meta.binning}"

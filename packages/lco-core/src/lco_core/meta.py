@@ -11,7 +11,13 @@ from lco_core.section import Binning
 
 
 class ObsType(enum.Enum):
-    """LCO's OBSTYPE values."""
+    """LCO's OBSTYPE values.
+
+    Parameters
+    ----------
+    value : str
+        The header's OBSTYPE, upper case (``ObsType("SKYFLAT")``).
+    """
 
     BIAS = "BIAS"
     DARK = "DARK"
@@ -28,10 +34,12 @@ class ObsType(enum.Enum):
 
     @property
     def is_calibration(self) -> bool:
+        """True for the frames masters are made of: BIAS, DARK, SKYFLAT, LAMPFLAT."""
         return self in (ObsType.BIAS, ObsType.DARK, ObsType.SKYFLAT, ObsType.LAMPFLAT)
 
     @property
     def is_science(self) -> bool:
+        """True for exposures of the sky: EXPOSE, STANDARD, TRAILED, EXPERIMENTAL."""
         return self in (ObsType.EXPOSE, ObsType.STANDARD, ObsType.TRAILED, ObsType.EXPERIMENTAL)
 
 
@@ -49,6 +57,44 @@ class FrameMeta:
     ``pixel_scale`` arcsec per (binned) pixel, as LCO's PIXSCALE gives it.
     Optional facts are ``None`` when the header holds no usable value ('UNKNOWN', 'N/A', 0 for
     a gain): never a guessed default.
+
+    Attributes
+    ----------
+    filename : str
+        The file's name (no folder).
+    obstype : ObsType
+        OBSTYPE.
+    site, telescope, camera : str
+        SITEID (lower case, e.g. 'cpt'), TELESCOP (e.g. '1m0-10') and INSTRUME (lower case,
+        e.g. 'fa05').
+    day_obs : datetime.date
+        DAY-OBS: the date at the start of the local night.
+    date_obs : datetime.datetime
+        DATE-OBS, start of the exposure, UTC (time-zone aware).
+    exptime : float
+        EXPTIME, seconds (>= 0).
+    binning : Binning
+        CCDSUM.
+    filter : str or None
+        FILTER.
+    configuration_mode : str
+        CONFMODE ('full_frame' when absent or 'N/A').
+    gain : tuple of float or None
+        GAIN, electrons per ADU (one value, or one per amplifier).
+    read_noise : float or None
+        RDNOISE, electrons.
+    saturate, maxlin : float or None
+        SATURATE and MAXLIN, ADU.
+    ccd_set_temperature, ccd_temperature : float or None
+        CCDSTEMP and CCDATEMP, degrees Celsius.
+    ra, dec : float or None
+        RA and DEC of the pointing, degrees (ICRS).
+    pixel_scale : float or None
+        PIXSCALE, arcsec per binned pixel.
+    nsubread : int
+        NSUBREAD, reads summed in the frame (1 when absent).
+    object_name : str or None
+        OBJECT.
     """
 
     filename: str

@@ -14,7 +14,18 @@ Stage: TypeAlias = Callable[[Frame], Frame]
 
 
 def pipeline(*stages: Stage) -> Stage:
-    """Compose stages left to right: ``pipeline(a, b)(frame) == b(a(frame))``."""
+    """Compose stages left to right: ``pipeline(a, b)(frame) == b(a(frame))``.
+
+    Parameters
+    ----------
+    *stages : Stage
+        Functions ``Frame -> Frame``, in the order they run.
+
+    Returns
+    -------
+    Stage
+        Their composition (the identity when no stage is given).
+    """
     if not stages:
         return _identity
     return cast(Stage, toolz.compose_left(*stages))
@@ -25,6 +36,16 @@ def _identity(frame: Frame) -> Frame:
 
 
 def stage_name(stage: Stage) -> str:
-    """A readable name for a stage (its function name, or its class name for callables)."""
+    """A readable name for a stage (its function name, or its class name for callables).
+
+    Parameters
+    ----------
+    stage : Stage
+        The stage.
+
+    Returns
+    -------
+    str
+    """
     name = getattr(stage, "__qualname__", None) or type(stage).__name__
     return str(name)

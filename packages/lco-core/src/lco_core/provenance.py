@@ -39,7 +39,13 @@ class ProcessingStep:
     masters: tuple[str, ...] = ()
 
     def describe(self) -> str:
-        """One line for a FITS HISTORY card or a log: stage, parameters, diagnostics, masters."""
+        """One line for a FITS HISTORY card or a log: stage, parameters, diagnostics, masters.
+
+        Returns
+        -------
+        str
+            E.g. ``'subtract_overscan method=mean nsigma=3.0 overscan_amp1=2522.31'``.
+        """
         parts = [self.stage]
         parts += [f"{key}={value}" for key, value in self.parameters.items()]
         parts += [f"{key}={_short(value)}" for key, value in self.diagnostics.items()]

@@ -29,7 +29,18 @@ def _positive(instance: object, attribute: attrs.Attribute[int], value: int) -> 
 
 @attrs.frozen
 class Binning:
-    """On-chip binning factors (CCDSUM = 'x y')."""
+    """On-chip binning factors (CCDSUM = 'x y'); ``str(binning)`` is ``'2x2'``.
+
+    Attributes
+    ----------
+    x, y : int
+        Detector pixels summed into one pixel along each axis (>= 1).
+
+    Raises
+    ------
+    SectionError
+        A factor below 1.
+    """
 
     x: int = attrs.field(validator=_positive)
     y: int = attrs.field(validator=_positive)
@@ -40,7 +51,21 @@ class Binning:
 
 @attrs.frozen
 class Section:
-    """A rectangular FITS section, bounds 1-based and inclusive, in the order written."""
+    """A rectangular FITS section, bounds 1-based and inclusive, in the order written.
+
+    ``str(section)`` is ``'[x1:x2,y1:y2]'``. A reversed range (``x_start > x_stop``) is a
+    flipped readout axis.
+
+    Attributes
+    ----------
+    x_start, x_stop, y_start, y_stop : int
+        The bounds as written (each >= 1).
+
+    Raises
+    ------
+    SectionError
+        A bound below 1.
+    """
 
     x_start: int = attrs.field(validator=_positive)
     x_stop: int = attrs.field(validator=_positive)
@@ -49,7 +74,22 @@ class Section:
 
     @classmethod
     def parse(cls, text: str) -> Section:
-        """Parse ``'[x1:x2,y1:y2]'`` (spaces allowed). Raises `SectionError` otherwise."""
+        """Parse ``'[x1:x2,y1:y2]'`` (spaces allowed).
+
+        Parameters
+        ----------
+        text : str
+            The section as a header writes it.
+
+        Returns
+        -------
+        Section
+
+        Raises
+        ------
+        SectionError
+            The text is not a section.
+        """
         match = _SECTION.match(text.strip())
         if match is None:
             raise SectionError(f"{text!r} is not a FITS section of the form [x1:x2,y1:y2]")
@@ -58,7 +98,22 @@ class Section:
 
     @classmethod
     def from_slices(cls, slices: Slices) -> Section:
-        """The section selected by numpy ``(y, x)`` slices with unit steps (-1 means flipped)."""
+        """The section selected by numpy ``(y, x)`` slices with unit steps (-1 means flipped).
+
+        Parameters
+        ----------
+        slices : (slice, slice)
+            ``(y, x)`` slices with explicit ends and steps of 1 or -1.
+
+        Returns
+        -------
+        Section
+
+        Raises
+        ------
+        SectionError
+            Open-ended, empty or other-step slices.
+        """
         y_slice, x_slice = slices
         y1, y2 = _bounds_from_slice(y_slice)
         x1, x2 = _bounds_from_slice(x_slice)
@@ -69,18 +124,22 @@ class Section:
 
     @property
     def x_flipped(self) -> bool:
+        """The x range is written reversed (read out flipped in x)."""
         return self.x_start > self.x_stop
 
     @property
     def y_flipped(self) -> bool:
+        """The y range is written reversed (read out flipped in y)."""
         return self.y_start > self.y_stop
 
     @property
     def nx(self) -> int:
+        """Width, pixels."""
         return abs(self.x_stop - self.x_start) + 1
 
     @property
     def ny(self) -> int:
+        """Height, pixels."""
         return abs(self.y_stop - self.y_start) + 1
 
     @property
@@ -90,22 +149,31 @@ class Section:
 
     @property
     def x_min(self) -> int:
+        """Smallest x (1-based)."""
         return min(self.x_start, self.x_stop)
 
     @property
     def x_max(self) -> int:
+        """Largest x (1-based)."""
         return max(self.x_start, self.x_stop)
 
     @property
     def y_min(self) -> int:
+        """Smallest y (1-based)."""
         return min(self.y_start, self.y_stop)
 
     @property
     def y_max(self) -> int:
+        """Largest y (1-based)."""
         return max(self.y_start, self.y_stop)
 
     def to_slices(self) -> Slices:
-        """Numpy ``(y, x)`` slices selecting the region in array order (flips ignored)."""
+        """Numpy ``(y, x)`` slices selecting the region in array order (flips ignored).
+
+        Returns
+        -------
+        (slice, slice)
+        """
         return (slice(self.y_min - 1, self.y_max), slice(self.x_min - 1, self.x_max))
 
     def to_oriented_slices(self) -> Slices:
@@ -113,6 +181,10 @@ class Section:
 
         ``image[section.to_oriented_slices()]`` starts at ``(y_start, x_start)``: a flipped
         axis is read backwards.
+
+        Returns
+        -------
+        (slice, slice)
         """
         return (
             _oriented_slice(self.y_start, self.y_stop),
@@ -120,16 +192,47 @@ class Section:
         )
 
     def oriented(self, *, x_flipped: bool, y_flipped: bool) -> Section:
-        """The same region with each axis's direction set as given."""
+        """The same region with each axis's direction set as given.
+
+        Parameters
+        ----------
+        x_flipped, y_flipped : bool
+            Whether each axis is to be written reversed.
+
+        Returns
+        -------
+        Section
+        """
         x1, x2 = (self.x_max, self.x_min) if x_flipped else (self.x_min, self.x_max)
         y1, y2 = (self.y_max, self.y_min) if y_flipped else (self.y_min, self.y_max)
         return Section(x1, x2, y1, y2)
 
     def fits_in(self, shape: tuple[int, int]) -> bool:
-        """Whether the region lies inside an array of numpy ``shape`` ``(ny, nx)``."""
+        """Whether the region lies inside an array of numpy ``shape`` ``(ny, nx)``.
+
+        Parameters
+        ----------
+        shape : (int, int)
+            Array shape ``(ny, nx)``.
+
+        Returns
+        -------
+        bool
+        """
         return self.y_max <= shape[0] and self.x_max <= shape[1]
 
     def contains(self, other: Section) -> bool:
+        """Whether ``other`` lies wholly inside this region (directions ignored).
+
+        Parameters
+        ----------
+        other : Section
+            Another section in the same coordinates.
+
+        Returns
+        -------
+        bool
+        """
         return (
             self.x_min <= other.x_min
             and other.x_max <= self.x_max
@@ -176,6 +279,22 @@ def data_to_detector(
     ``det = det0 + s * (data - data0) * bin`` with ``s = -1`` on a flipped detector axis. The
     result is the detector pixel where the binned pixel starts; it covers ``bin`` detector
     pixels from there in the direction ``s`` (see `detector_extent`).
+
+    Parameters
+    ----------
+    x, y : int or ndarray of int64
+        1-based data (readout) pixel coordinates, binned.
+    data_section : Section
+        The amplifier's DATASEC.
+    detector_section : Section
+        Its DETSEC (unbinned, reversed where flipped).
+    binning : Binning
+        The frame's binning.
+
+    Returns
+    -------
+    det_x, det_y : int or ndarray of int64
+        1-based unbinned detector coordinates.
     """
     sx = -1 if detector_section.x_flipped else 1
     sy = -1 if detector_section.y_flipped else 1
@@ -192,7 +311,22 @@ def detector_extent(
     detector_section: Section,
     binning: Binning,
 ) -> tuple[Coordinate, Coordinate]:
-    """The far detector corner of a binned data pixel: `data_to_detector` + ``s * (bin - 1)``."""
+    """The far detector corner of a binned data pixel: `data_to_detector` + ``s * (bin - 1)``.
+
+    Parameters
+    ----------
+    x, y : int or ndarray of int64
+        1-based data pixel coordinates, binned.
+    data_section, detector_section : Section
+        DATASEC and DETSEC of the amplifier.
+    binning : Binning
+        The frame's binning.
+
+    Returns
+    -------
+    det_x, det_y : int or ndarray of int64
+        1-based unbinned detector coordinates of the pixel's far corner.
+    """
     det_x, det_y = data_to_detector(
         x, y, data_section=data_section, detector_section=detector_section, binning=binning
     )
@@ -202,7 +336,22 @@ def detector_extent(
 
 
 def check_detector_span(data_section: Section, detector_section: Section, binning: Binning) -> None:
-    """Raise `SectionError` unless the detector section spans the data section times the binning."""
+    """Raise `SectionError` unless the detector section spans the data section times the binning.
+
+    Parameters
+    ----------
+    data_section : Section
+        DATASEC (binned pixels).
+    detector_section : Section
+        DETSEC (unbinned pixels).
+    binning : Binning
+        The frame's binning.
+
+    Raises
+    ------
+    SectionError
+        ``detector_section.nx != data_section.nx x binning.x`` (or the same in y).
+    """
     if detector_section.nx != data_section.nx * binning.x or detector_section.ny != (
         data_section.ny * binning.y
     ):

@@ -16,7 +16,13 @@ from lco_core.header import Header
 
 
 class SourceFlag(enum.IntFlag):
-    """Bits of the CAT table's ``flag`` column (one place, documented)."""
+    """Bits of the CAT table's ``flag`` column (one place, documented).
+
+    Parameters
+    ----------
+    value : int
+        The bits.
+    """
 
     #: The source was split from a blend by deblending.
     DEBLENDED = 1
@@ -46,7 +52,25 @@ def _units(mapping: Mapping[str, str]) -> Mapping[str, str]:
 
 @attrs.frozen(eq=False)
 class SourceCatalog:
-    """Columns of equal length (read-only arrays) with units and descriptions, in order."""
+    """Columns of equal length (read-only arrays) with units and descriptions, in order.
+
+    ``catalog['flux']`` is a column, ``len(catalog)`` the number of sources, ``'ra' in
+    catalog`` whether a column exists.
+
+    Attributes
+    ----------
+    columns : mapping of str to ndarray
+        The columns, in order.
+    units : mapping of str to str
+        FITS unit strings per column (e.g. ``'pix'``, ``'ct'``, ``'deg'``).
+    descriptions : mapping of str to str
+        One line per column.
+
+    Raises
+    ------
+    ValueError
+        Columns of different lengths.
+    """
 
     columns: Mapping[str, AnyArray] = attrs.field(factory=dict, converter=_columns)
     units: Mapping[str, str] = attrs.field(factory=dict, converter=_units)
@@ -68,7 +92,19 @@ class SourceCatalog:
         self, columns: Mapping[str, npt.ArrayLike], *, units: Mapping[str, str] | None = None,
         descriptions: Mapping[str, str] | None = None,
     ) -> SourceCatalog:  # fmt: skip
-        """A new catalog with ``columns`` added (or replaced)."""
+        """A new catalog with ``columns`` added (or replaced).
+
+        Parameters
+        ----------
+        columns : mapping of str to array_like
+            New columns, as long as the catalog's.
+        units, descriptions : mapping of str to str, optional
+            Their units and descriptions.
+
+        Returns
+        -------
+        SourceCatalog
+        """
         return SourceCatalog(
             {**self.columns, **columns},
             {**self.units, **(units or {})},
@@ -76,12 +112,29 @@ class SourceCatalog:
         )
 
     def select(self, keep: npt.NDArray[np.bool_] | npt.NDArray[np.intp]) -> SourceCatalog:
+        """The rows selected by a boolean mask or an index array.
+
+        Parameters
+        ----------
+        keep : ndarray of bool or of int
+            Rows to keep.
+
+        Returns
+        -------
+        SourceCatalog
+        """
         return SourceCatalog(
             {name: values[keep] for name, values in self.columns.items()}, self.units, self.descriptions
         )
 
     def to_table(self) -> Any:
-        """An astropy Table copy (for writing): the catalog itself stays immutable."""
+        """An astropy Table copy (for writing): the catalog itself stays immutable.
+
+        Returns
+        -------
+        astropy.table.Table
+            With units and descriptions on the columns.
+        """
         from astropy.table import Table
 
         table = Table({name: np.array(values) for name, values in self.columns.items()})
@@ -94,6 +147,17 @@ class SourceCatalog:
 
     @classmethod
     def from_table(cls, table: Any) -> SourceCatalog:
+        """A catalog from an astropy Table (e.g. a product's CAT extension).
+
+        Parameters
+        ----------
+        table : astropy.table.Table
+            The table; its column units and descriptions are kept.
+
+        Returns
+        -------
+        SourceCatalog
+        """
         return cls(
             {name: np.asarray(table[name]) for name in table.colnames},
             {name: str(table[name].unit) for name in table.colnames if table[name].unit is not None},
@@ -105,7 +169,19 @@ class SourceCatalog:
 class WcsSolution:
     """An astrometric solution as header cards (TAN or TAN-SIP) and how good it is.
 
-    ``wcserr`` follows LCO: 0 solved, 4 failed (then ``cards`` are the header's own pointing).
+    Attributes
+    ----------
+    cards : Header
+        The WCS keywords: the fitted TAN or TAN-SIP solution, or, when not solved, the WCS the
+        header pointing implies.
+    wcserr : int
+        WCSERR, as LCO writes it: 0 solved, 4 failed.
+    rms_arcsec : float
+        WCSRMS: rms of the fit's residuals, arcsec (NaN when not solved).
+    n_matched : int
+        WCSMATCH: stars in the fit.
+    reason : str
+        WCSREASN: why it was not solved ('' when solved).
     """
 
     cards: Header
@@ -116,10 +192,16 @@ class WcsSolution:
 
     @property
     def solved(self) -> bool:
+        """WCSERR is 0."""
         return self.wcserr == 0
 
     def to_wcs(self) -> Any:
-        """A fresh astropy WCS built from the cards."""
+        """A fresh astropy WCS built from the cards.
+
+        Returns
+        -------
+        astropy.wcs.WCS
+        """
         from astropy.wcs import WCS
 
         return WCS({card.keyword: card.value for card in self.cards.cards})

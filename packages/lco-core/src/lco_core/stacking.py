@@ -37,7 +37,7 @@ class StackResult:
         ``sqrt(sum of kept variances) / n_kept`` when input uncertainties were given, else the
         standard error of the kept values (0 where only one value was kept).
     mask : uint8 (H, W)
-        `MaskBit.NO_DATA` where no value survived; those pixels hold the plain mean of all
+        `~lco_core.masks.MaskBit.NO_DATA` where no value survived; those pixels hold the plain mean of all
         finite inputs (0 where there were none).
     n_used : uint16 (H, W)
         Number of input values kept per pixel.
@@ -51,7 +51,19 @@ class StackResult:
 
 @attrs.frozen
 class Band:
-    """Rows ``[start, stop)`` of every input plane, shaped (N, stop - start, W)."""
+    """Rows ``[start, stop)`` of every input plane, shaped (N, stop - start, W).
+
+    Attributes
+    ----------
+    start, stop : int
+        0-based first row and one past the last row of the band.
+    data : ndarray of float32, shape (N, rows, W)
+        The frames' values.
+    masks : ndarray of uint8 or None
+        Non-zero where a value must not be used.
+    uncertainties : ndarray of float32 or None
+        1-sigma uncertainties, units of ``data``.
+    """
 
     start: int
     stop: int
@@ -90,6 +102,14 @@ def stack(
     Returns
     -------
     StackResult
+
+    Raises
+    ------
+    ShapeMismatchError
+        Frames of different shapes, not 2-D, none at all, or masks/uncertainties that do not
+        match ``data``.
+    ValueError
+        ``nsigma <= 0``, ``maxiters < 1`` or ``band_rows < 1``.
     """
     n_frames, shape = _cube_shape(data, "data")
     for name, extra in (("masks", masks), ("uncertainties", uncertainties)):
@@ -112,7 +132,30 @@ def stack(
 def stack_bands(
     bands: Iterable[Band], *, shape: tuple[int, int], nsigma: float = 3.0, maxiters: int = 1
 ) -> StackResult:
-    """Stack from an iterable of row bands that together cover ``shape`` (used for files)."""
+    """Stack from an iterable of row bands that together cover ``shape`` (used for files).
+
+    Parameters
+    ----------
+    bands : iterable of Band
+        Row bands of the N inputs; each may be read just before it is stacked.
+    shape : (int, int)
+        Shape ``(H, W)`` of the output.
+    nsigma : float
+        Rejection threshold in robust standard deviations, strict ``>``.
+    maxiters : int
+        Clipping passes.
+
+    Returns
+    -------
+    StackResult
+
+    Raises
+    ------
+    ShapeMismatchError
+        The bands do not cover every row.
+    ValueError
+        ``nsigma <= 0`` or ``maxiters < 1``.
+    """
     if maxiters < 1:
         raise ValueError(f"maxiters must be >= 1, got {maxiters}")
     if not nsigma > 0:

@@ -60,7 +60,22 @@ def median(
 def median(
     values: npt.ArrayLike, *, axis: Axis = None, mask: npt.ArrayLike | None = None
 ) -> float | Float64Array:
-    """Median of the unmasked, finite values (float64); NaN where none are left."""
+    """Median of the unmasked, finite values (float64); NaN where none are left.
+
+    Parameters
+    ----------
+    values : array_like
+        Any shape.
+    axis : int or tuple of int, optional
+        Axes to reduce (all values when None).
+    mask : array_like of bool, optional
+        True where a value must not be used (broadcast against ``values``).
+
+    Returns
+    -------
+    float or ndarray of float64
+        In the units of ``values``.
+    """
     return _result(_nanmedian(_as_nan_masked(values, mask), axis))
 
 
@@ -79,7 +94,22 @@ def robust_std(
 def robust_std(
     values: npt.ArrayLike, *, axis: Axis = None, mask: npt.ArrayLike | None = None
 ) -> float | Float64Array:
-    """1.4826 x the median absolute deviation of the unmasked, finite values; NaN where none."""
+    """1.4826 x the median absolute deviation of the unmasked, finite values; NaN where none.
+
+    Parameters
+    ----------
+    values : array_like
+        Any shape.
+    axis : int or tuple of int, optional
+        Axes to reduce (all values when None).
+    mask : array_like of bool, optional
+        True where a value must not be used (broadcast against ``values``).
+
+    Returns
+    -------
+    float or ndarray of float64
+        In the units of ``values``; for normally distributed values, their standard deviation.
+    """
     array = _as_nan_masked(values, mask)
     _, spread = _robust_std(array, axis)
     squeezed: Float64Array = spread.reshape(()) if axis is None else np.squeeze(spread, axis=axis)
@@ -120,6 +150,8 @@ def sigma_clipped_mean(
         Any shape; the statistic is taken over ``axis`` (all values when None).
     nsigma : float
         Rejection threshold in robust standard deviations; rejection is strict (``>``).
+    axis : int or tuple of int, optional
+        Axes to reduce (all values when None).
     mask : array_like of bool, optional
         True where a value must not be used (broadcast against ``values``).
     maxiters : int
@@ -128,7 +160,12 @@ def sigma_clipped_mean(
     Returns
     -------
     float or ndarray of float64
-        NaN where every value is masked, non-finite or rejected.
+        In the units of ``values``; NaN where every value is masked, non-finite or rejected.
+
+    Raises
+    ------
+    ValueError
+        ``maxiters < 1``.
     """
     if maxiters < 1:
         raise ValueError(f"maxiters must be >= 1, got {maxiters}")

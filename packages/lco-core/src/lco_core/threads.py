@@ -15,7 +15,13 @@ VARIABLE = "LCO_THREADS"
 
 
 def available_threads() -> int:
-    """Threads this process may use: ``LCO_THREADS`` if set, else the cores it may run on."""
+    """Threads this process may use: ``LCO_THREADS`` if set, else the cores it may run on.
+
+    Returns
+    -------
+    int
+        At least 1.
+    """
     value = os.environ.get(VARIABLE)
     if value is not None and value.isdigit() and int(value) > 0:
         return int(value)
@@ -24,7 +30,17 @@ def available_threads() -> int:
 
 @contextlib.contextmanager
 def limited_threads(count: int) -> Iterator[None]:
-    """Run the block with at most ``count`` threads for numba kernels and banded stages."""
+    """Run the block with at most ``count`` threads for numba kernels and banded stages.
+
+    Parameters
+    ----------
+    count : int
+        Threads allowed (sets ``LCO_THREADS`` and numba's thread count; both restored after).
+
+    Yields
+    ------
+    None
+    """
     import numba
 
     previous_env = os.environ.get(VARIABLE)

@@ -20,6 +20,19 @@ class FamilyDefaults:
 
     ``gain`` is None where cameras of the family differ too much for a family-wide value to be
     honest: a frame of such a camera without GAIN is an error unless `CAMERA_GAINS` knows it.
+
+    Attributes
+    ----------
+    family : CameraFamily
+        The family.
+    amplifiers : int
+        Amplifiers a frame of the family has.
+    read_noise : float
+        Read noise, electrons.
+    saturation : float
+        Saturation level, ADU.
+    gain : float or None
+        Gain, electrons per ADU.
     """
 
     family: CameraFamily
@@ -29,6 +42,7 @@ class FamilyDefaults:
     gain: float | None = None  # electrons / ADU
 
 
+#: Typical values of each camera family (used only where a header gives none).
 FAMILY_DEFAULTS: dict[CameraFamily, FamilyDefaults] = {
     # 2015 Sinistro frames with SATURATE = 0 were given 47500 ADU by LCO's pipeline.
     CameraFamily.SINISTRO: FamilyDefaults(
@@ -67,7 +81,21 @@ CAMERA_DARK_COEFFICIENTS: dict[str, float] = {}
 
 @attrs.frozen
 class BinningRule:
-    """Binnings a family allows in one readout mode (and, optionally, one file format era)."""
+    """Binnings a family allows in one readout mode (and, optionally, one file format era).
+
+    Attributes
+    ----------
+    family : CameraFamily
+        The family.
+    configuration_mode : str
+        CONFMODE.
+    binnings : frozenset of Binning
+        The binnings allowed.
+    legacy_cube_only : bool
+        The rule holds only for the 2015 data-cube Sinistro format.
+    note : str
+        Why, in words.
+    """
 
     family: CameraFamily
     configuration_mode: str
@@ -80,6 +108,7 @@ _ONE = Binning(1, 1)
 _TWO = Binning(2, 2)
 _THREE = Binning(3, 3)
 
+#: The binnings each family allows per readout mode; anything else is refused.
 BINNING_RULES: tuple[BinningRule, ...] = (
     BinningRule(
         CameraFamily.SINISTRO, "full_frame", frozenset({_ONE}), note="current Sinistros: full frame 1x1 only"
@@ -103,7 +132,21 @@ BINNING_RULES: tuple[BinningRule, ...] = (
 
 
 def allowed_binnings(family: CameraFamily, mode: str, *, legacy_cube: bool) -> frozenset[Binning]:
-    """Binnings allowed for a family in a readout mode (empty when the mode is unknown)."""
+    """Binnings allowed for a family in a readout mode (empty when the mode is unknown).
+
+    Parameters
+    ----------
+    family : CameraFamily
+        The camera family.
+    mode : str
+        CONFMODE.
+    legacy_cube : bool
+        The frame is a 2015 Sinistro data cube.
+
+    Returns
+    -------
+    frozenset of Binning
+    """
     allowed: set[Binning] = set()
     for rule in BINNING_RULES:
         if (

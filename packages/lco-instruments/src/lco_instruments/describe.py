@@ -264,8 +264,22 @@ class _Resolver:
 def camera_for(raw: RawFile) -> Camera:
     """Resolve the `Camera` of a raw file (headers first, then defaults, then named fixes).
 
-    Raises `CameraError` naming the file for an unknown camera, a forbidden binning, sections
-    that do not fit, or a multi-amplifier frame without crosstalk coefficients.
+    Parameters
+    ----------
+    raw : RawFile
+        A raw file as `~lco_core.io.raw.read_raw` returns it.
+
+    Returns
+    -------
+    Camera
+        With ``provenance`` saying where each fact came from.
+
+    Raises
+    ------
+    CameraError
+        An unknown camera, a forbidden binning, the wrong number of amplifiers, sections that
+        do not fit or overlap, no gain, or a multi-amplifier frame without crosstalk
+        coefficients (the error names the file).
     """
     resolver = _Resolver(raw)
     readouts, legacy = _readouts(raw)
@@ -323,7 +337,20 @@ def _check_mosaic(camera: Camera, resolver: _Resolver) -> None:
 
 
 def raw_to_frame(raw: RawFile, camera: Camera) -> Frame:
-    """The raw frame as `AmplifierData` (ADU, nothing flagged, zero uncertainty) with its provenance."""
+    """The raw frame as `AmplifierData` (ADU, nothing flagged, zero uncertainty) with its provenance.
+
+    Parameters
+    ----------
+    raw : RawFile
+        The raw file.
+    camera : Camera
+        Its camera (`camera_for`).
+
+    Returns
+    -------
+    Frame
+        Unassembled: one `AmplifierData` per amplifier, and a ``resolve_camera`` history step.
+    """
     readouts, _ = _readouts(raw)
     amplifiers = []
     for readout, geometry in zip(readouts, camera.amplifiers, strict=True):

@@ -7,7 +7,17 @@ import attrs
 
 @attrs.frozen
 class FilterBand:
-    """How a filter is calibrated: a catalogue ``band`` and the ``colour`` for a colour term."""
+    """How a filter is calibrated: a catalogue ``band`` and the ``colour`` for a colour term.
+
+    Attributes
+    ----------
+    filter : str
+        LCO's filter name (FILTER), e.g. 'rp'.
+    band : str
+        The reference-catalogue band it is calibrated against, e.g. 'r'.
+    colour : (str, str) or None
+        The two bands of the colour of a colour term, e.g. ('g', 'r') for g - r.
+    """
 
     filter: str
     band: str
@@ -37,7 +47,17 @@ FILTER_BANDS: dict[str, FilterBand] = {
 
 
 def band_for(filter_name: str | None) -> FilterBand | None:
-    """The band a filter is calibrated against, or None for an unknown filter."""
+    """The band a filter is calibrated against, or None for an unknown filter.
+
+    Parameters
+    ----------
+    filter_name : str or None
+        FILTER.
+
+    Returns
+    -------
+    FilterBand or None
+    """
     if filter_name is None:
         return None
     return FILTER_BANDS.get(filter_name)

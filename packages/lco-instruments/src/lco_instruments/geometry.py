@@ -48,6 +48,7 @@ class AmplifierGeometry:
 
     @property
     def saturation_electrons(self) -> float:
+        """The saturation level in electrons: ``saturation x gain``."""
         return self.saturation * self.gain
 
 
@@ -62,6 +63,30 @@ class Camera:
     ``provenance`` says, line by line, where each fact came from (header keyword, camera
     default, or a named fix for a known problem of a data format); stages copy it into the
     frame's history so every product says how its geometry was decided.
+
+    Attributes
+    ----------
+    name : str
+        INSTRUME, e.g. 'fa05'.
+    family : CameraFamily
+        The camera family.
+    binning : Binning
+        CCDSUM of the frame.
+    configuration_mode : str
+        CONFMODE, e.g. 'full_frame' or 'central_2k_2x2'.
+    amplifiers : tuple of AmplifierGeometry
+        One per amplifier, in readout order (Q1..Q4).
+    crosstalk : tuple of tuple of float
+        ``crosstalk[i][j]``: fraction of amplifier i+1's signal (ADU) that appears in
+        amplifier j+1 (LCO's CRSTLK{i+1}{j+1}); zero on the diagonal.
+    trim_section : Section
+        The useful part of the assembled image, binned mosaic coordinates (TRIMSEC).
+    dark_temperature_coefficient : float or None
+        DRKTCOEF, 1/K: a dark scales as ``exp(DRKTCOEF x dT)``; None when unknown.
+    provenance : tuple of str
+        Where each fact came from, one line each.
+    fixes : tuple of str
+        Names of the format fixes applied (e.g. 'legacy_sinistro_cube').
     """
 
     name: str
@@ -96,6 +121,16 @@ class Camera:
         """Where an amplifier's data section lands in the assembled image (binned, 1-based).
 
         The section is reversed on the axes the amplifier reads out flipped.
+
+        Parameters
+        ----------
+        amplifier : AmplifierGeometry
+            One of this camera's amplifiers.
+
+        Returns
+        -------
+        Section
+            ``(DETSEC - detector box origin) / binning + 1``.
         """
         box = self.detector_box
         detector = amplifier.detector_section
@@ -107,6 +142,22 @@ class Camera:
         return region.oriented(x_flipped=detector.x_flipped, y_flipped=detector.y_flipped)
 
     def amplifier(self, index: int) -> AmplifierGeometry:
+        """The amplifier numbered ``index``.
+
+        Parameters
+        ----------
+        index : int
+            1-based amplifier number.
+
+        Returns
+        -------
+        AmplifierGeometry
+
+        Raises
+        ------
+        KeyError
+            No such amplifier.
+        """
         for amp in self.amplifiers:
             if amp.index == index:
                 return amp

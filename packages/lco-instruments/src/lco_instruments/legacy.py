@@ -33,6 +33,16 @@ _FULL = 4096
 
 @attrs.frozen
 class LegacySections:
+    """The sections of one plane of a 2015 Sinistro data cube.
+
+    Attributes
+    ----------
+    data, bias, detector : Section
+        DATASEC and BIASSEC (readout coordinates), DETSEC (unbinned detector coordinates).
+    note : str
+        Which era of the format the plane belongs to.
+    """
+
     data: Section
     bias: Section
     detector: Section
@@ -42,7 +52,28 @@ class LegacySections:
 def legacy_sinistro_sections(
     amplifier: int, readout_shape: tuple[int, int], binning: Binning, *, filename: str
 ) -> LegacySections:
-    """Sections of one plane of a 2015 Sinistro data cube (see the module docstring)."""
+    """Sections of one plane of a 2015 Sinistro data cube (see the module docstring).
+
+    Parameters
+    ----------
+    amplifier : int
+        1-based amplifier (plane) number.
+    readout_shape : (int, int)
+        The plane's shape (ny, nx).
+    binning : Binning
+        1x1 or 2x2.
+    filename : str
+        The frame's file name (for errors).
+
+    Returns
+    -------
+    LegacySections
+
+    Raises
+    ------
+    CameraError
+        Another binning, or a plane that does not match the known layout.
+    """
     ny, nx = readout_shape
     if binning not in (Binning(1, 1), Binning(2, 2)):
         raise CameraError(filename, f"a legacy Sinistro cube binned {binning} has no known layout")

@@ -17,8 +17,24 @@ def split_into_amplifiers(
 ) -> tuple[npt.NDArray[np.float32], ...]:
     """Readout arrays (one per amplifier) whose data sections hold ``image``'s pixels.
 
-    ``image`` has the camera's mosaic shape. Pixels outside the data sections (overscan, unused
-    columns and rows) hold ``fill``.
+    Parameters
+    ----------
+    image : ndarray of float
+        An image of the camera's mosaic shape.
+    camera : Camera
+        The camera.
+    fill : float
+        Value of the pixels outside the data sections (overscan, unused columns and rows).
+
+    Returns
+    -------
+    tuple of ndarray of float32
+        One readout per amplifier, of its ``readout_shape``, in readout orientation.
+
+    Raises
+    ------
+    ValueError
+        ``image`` does not have the mosaic shape.
     """
     if image.shape != camera.mosaic_shape:
         raise ValueError(f"image is {image.shape}, the camera's mosaic is {camera.mosaic_shape}")

@@ -22,6 +22,22 @@ def subtract_bias_level(*, nsigma: float = 3.5) -> Stage:
     The level is the ``nsigma``-clipped mean of the unmasked pixels (electrons). A frame of
     NSUBREAD reads holds NSUBREAD biases, so both the level (BIASLVL) and the remaining structure
     are divided by NSUBREAD: every bias then describes a single read.
+
+    Parameters
+    ----------
+    nsigma : float
+        Rejection threshold of the clipped mean, robust standard deviations.
+
+    Returns
+    -------
+    Stage
+        Data ``(data - level) / NSUBREAD`` and uncertainty ``sigma / NSUBREAD`` (electrons per
+        read); records BIASLVL = ``level / NSUBREAD``.
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled.
     """
 
     def stage(frame: Frame) -> Frame:
@@ -36,7 +52,23 @@ def subtract_bias_level(*, nsigma: float = 3.5) -> Stage:
 
 
 def bias_level(frame: Frame) -> float:
-    """BIASLVL (electrons per read) a frame's `subtract_bias_level` step recorded."""
+    """BIASLVL (electrons per read) a frame's `subtract_bias_level` step recorded.
+
+    Parameters
+    ----------
+    frame : Frame
+        A bias frame after `subtract_bias_level`.
+
+    Returns
+    -------
+    float
+        Electrons per read.
+
+    Raises
+    ------
+    ValueError
+        No bias level was measured on the frame.
+    """
     steps = frame.steps(LEVEL_STAGE)
     if not steps:
         raise ValueError(f"{frame.meta.filename}: no bias level was measured")
@@ -46,7 +78,26 @@ def bias_level(frame: Frame) -> float:
 
 
 def subtract_bias(master: Master) -> Stage:
-    """Subtract a master bias: ``NSUBREAD x (master + BIASLVL)``, uncertainties in quadrature, masks OR."""
+    """Subtract a master bias: ``NSUBREAD x (master + BIASLVL)``, uncertainties in quadrature, masks OR.
+
+    Parameters
+    ----------
+    master : Master
+        A master bias: structure per read in electrons, its level kept as BIASLVL.
+
+    Returns
+    -------
+    Stage
+        Data ``data - NSUBREAD x (master + BIASLVL)``, uncertainty
+        ``hypot(sigma, NSUBREAD x sigma_master)``, mask ``mask | master mask``.
+
+    Raises
+    ------
+    ValueError
+        ``master`` is not a bias (when the stage is built).
+    StageError
+        When run: the frame is not assembled, or the master's camera, binning or shape differ.
+    """
     if master.kind is not MasterKind.BIAS:
         raise ValueError(f"{master.filename} is a master {master.kind.value}, not a bias")
 

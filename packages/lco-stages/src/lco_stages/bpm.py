@@ -35,6 +35,21 @@ def _spread(values: npt.NDArray[np.float32], good: Bool) -> tuple[float, float]:
 
 
 def hot_pixels(dark: Master, *, hot_sigma: float = 8.0, hot_minimum: float = 0.05) -> Bool:
+    """Pixels of a master dark above median + ``hot_sigma`` robust sigmas and above ``hot_minimum``.
+
+    Parameters
+    ----------
+    dark : Master
+        A master dark, electrons per second (its masked pixels do not set the median or sigma).
+    hot_sigma : float
+        Threshold, robust standard deviations (1.4826 x MAD) above the median.
+    hot_minimum : float
+        Electrons per second a hot pixel must also exceed.
+
+    Returns
+    -------
+    ndarray of bool
+    """
     data = dark.frame.data
     good = dark.frame.mask == 0
     center, sigma = _spread(data, good)
@@ -42,6 +57,22 @@ def hot_pixels(dark: Master, *, hot_sigma: float = 8.0, hot_minimum: float = 0.0
 
 
 def low_response_pixels(flat: Master, *, low_sigma: float = 8.0, low_response: float = 0.5) -> Bool:
+    """Dead and low-response pixels of a master flat.
+
+    Parameters
+    ----------
+    flat : Master
+        A master flat (relative response).
+    low_sigma : float
+        Pixels below median - ``low_sigma`` robust standard deviations are low.
+    low_response : float
+        So are pixels below this fraction of the median response.
+
+    Returns
+    -------
+    ndarray of bool
+        Also true wherever the flat carries LOW_FLAT.
+    """
     data = flat.frame.data
     good = (flat.frame.mask & (MaskBit.NO_DATA | MaskBit.LOW_FLAT)) == 0
     center, sigma = _spread(data, good)
@@ -50,7 +81,23 @@ def low_response_pixels(flat: Master, *, low_sigma: float = 8.0, low_response: f
 
 
 def bad_columns(image: npt.NDArray[np.float32], *, column_sigma: float = 8.0, low: bool) -> Bool:
-    """Pixels of columns whose median deviates (down if ``low``, else up) from the others."""
+    """Pixels of columns whose median deviates (down if ``low``, else up) from the others.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        A master dark or flat.
+    column_sigma : float
+        A column is bad when its median is this many robust standard deviations (of all column
+        medians) from their median.
+    low : bool
+        Look for low columns (flat) rather than high ones (dark).
+
+    Returns
+    -------
+    ndarray of bool
+        The pixels of bad columns that deviate by more than 3 robust sigmas themselves.
+    """
     columns = np.median(image, axis=0)
     center = float(np.median(columns))
     sigma = max(1.4826 * float(np.median(np.abs(columns - center))), 1e-12)
@@ -70,7 +117,29 @@ def make_bad_pixel_mask(
     column_sigma: float = 8.0,
 ) -> BadPixelMask:
     """A BAD mask from a master dark (hot pixels and columns) and a master flat (dead, low and
-    bad columns); see the module docstring for the thresholds."""
+    bad columns); see the module docstring for the thresholds.
+
+    Parameters
+    ----------
+    dark : Master, optional
+        A master dark.
+    flat : Master, optional
+        A master flat.
+    filename : str
+        The mask's file name.
+    hot_sigma, low_sigma, column_sigma : float
+        Thresholds, robust standard deviations.
+
+    Returns
+    -------
+    BadPixelMask
+        For the camera and binning of the masters.
+
+    Raises
+    ------
+    ValueError
+        Neither master given, masters of different shapes, or a master of the wrong kind.
+    """
     masters = [m for m in (dark, flat) if m is not None]
     if not masters:
         raise ValueError("a bad pixel mask needs a master dark, a master flat, or both")
@@ -95,7 +164,23 @@ def make_bad_pixel_mask(
 
 
 def apply_bad_pixel_mask(bpm: BadPixelMask) -> Stage:
-    """Set the BAD bit wherever the mask is non-zero (on the trimmed image grid)."""
+    """Set the BAD bit wherever the mask is non-zero (on the trimmed image grid).
+
+    Parameters
+    ----------
+    bpm : BadPixelMask
+        The mask.
+
+    Returns
+    -------
+    Stage
+        Records the number of bad pixels and the mask's file name (L1IDMASK).
+
+    Raises
+    ------
+    StageError
+        When run: the frame is not assembled, or the mask's camera, binning or shape differ.
+    """
 
     def stage(frame: Frame) -> Frame:
         require_mask_match(frame, bpm, STAGE)

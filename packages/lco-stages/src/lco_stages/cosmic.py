@@ -43,6 +43,32 @@ def mask_cosmic_rays(
     rows, overlapping by a margin wider than L.A.Cosmic's largest filter, on a thread per core
     (astroscrappy releases the GIL; `lco_core.threads` caps them); the result does not depend
     on the banding.
+
+    Parameters
+    ----------
+    camera : Camera
+        Read noise (mean over amplifiers, electrons) and saturation (lowest, electrons).
+    sigclip : float
+        Laplacian-to-noise threshold for a cosmic-ray pixel.
+    sigfrac : float
+        Fraction of ``sigclip`` for neighbouring pixels to join a hit.
+    objlim : float
+        Minimum contrast between the Laplacian image and the fine-structure image.
+    niter : int
+        L.A.Cosmic iterations.
+    tile_rows : int
+        Rows per band processed on one thread.
+
+    Returns
+    -------
+    Stage
+        Adds COSMIC where astroscrappy finds a hit (never on pixels already BAD, NO_DATA,
+        SATURATED or LOW_FLAT, which it is told to ignore); records the number of pixels.
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled.
     """
     read_noise = float(np.mean([amp.read_noise for amp in camera.amplifiers]))
     saturation = float(min(amp.saturation_electrons for amp in camera.amplifiers))

@@ -21,6 +21,23 @@ def correct_crosstalk(camera: Camera) -> Stage:
     of amplifier i in amplifier j sits at the same readout position:
     ``D_j <- D_j - sum_i CRSTLK_ij x D_i`` with every ``D_i`` taken before any correction (one
     linear pass; second-order terms are below 1e-6 of the signal).
+
+    Parameters
+    ----------
+    camera : Camera
+        ``camera.crosstalk[i][j]`` is CRSTLK{i+1}{j+1}.
+
+    Returns
+    -------
+    Stage
+        Records the coefficients applied; a one-amplifier camera, or an all-zero matrix,
+        leaves the data unchanged and records ``applied=False``.
+
+    Raises
+    ------
+    StageError
+        When run on an assembled frame, on readouts that do not match ``camera``, or on
+        amplifier readouts of different shapes.
     """
     matrix = np.asarray(camera.crosstalk, dtype=np.float64)
 

@@ -19,7 +19,23 @@ STAGE = "subtract_dark"
 
 
 def divide_by_exposure_time(frame: Frame) -> Frame:
-    """Data and uncertainty divided by EXPTIME: electrons per second (for master darks)."""
+    """Data and uncertainty divided by EXPTIME: electrons per second (for master darks).
+
+    Parameters
+    ----------
+    frame : Frame
+        An assembled dark frame, electrons.
+
+    Returns
+    -------
+    Frame
+        Electrons per second.
+
+    Raises
+    ------
+    StageError
+        The frame is not assembled, or EXPTIME is not positive.
+    """
     require_assembled(frame, RATE_STAGE)
     if frame.meta.exptime <= 0:
         raise StageError(RATE_STAGE, frame.meta.filename, "EXPTIME must be positive for a dark")
@@ -30,7 +46,20 @@ def divide_by_exposure_time(frame: Frame) -> Frame:
 
 def dark_scale(frame: Frame, master: Master) -> float:
     """EXPTIME x exp(DRKTCOEF x (CCDATEMP_frame - CCDATEMP_master)), or EXPTIME where either
-    temperature or the coefficient is unknown."""
+    temperature or the coefficient is unknown.
+
+    Parameters
+    ----------
+    frame : Frame
+        The frame (EXPTIME, CCDATEMP).
+    master : Master
+        The master dark (its mean CCDATEMP and DRKTCOEF).
+
+    Returns
+    -------
+    float
+        Seconds (DRKTSCAL): multiply the master (electrons per second) by it.
+    """
     temperature = frame.meta.ccd_temperature
     if master.dark_temperature_coefficient and temperature is not None and master.temperature is not None:
         return frame.meta.exptime * math.exp(
@@ -40,7 +69,26 @@ def dark_scale(frame: Frame, master: Master) -> float:
 
 
 def subtract_dark(master: Master) -> Stage:
-    """Subtract a master dark (electrons per second) scaled by `dark_scale`."""
+    """Subtract a master dark (electrons per second) scaled by `dark_scale`.
+
+    Parameters
+    ----------
+    master : Master
+        A master dark, electrons per second.
+
+    Returns
+    -------
+    Stage
+        Data ``data - s x master``, uncertainty ``hypot(sigma, s x sigma_master)``, mask
+        ``mask | master mask``, with ``s = dark_scale(frame, master)`` recorded as DRKTSCAL.
+
+    Raises
+    ------
+    ValueError
+        ``master`` is not a dark (when the stage is built).
+    StageError
+        When run: the frame is not assembled, or the master's camera, binning or shape differ.
+    """
     if master.kind is not MasterKind.DARK:
         raise ValueError(f"{master.filename} is a master {master.kind.value}, not a dark")
 

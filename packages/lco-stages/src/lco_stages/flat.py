@@ -18,13 +18,40 @@ STAGE = "divide_flat"
 
 
 def central_half(shape: tuple[int, int]) -> tuple[slice, slice]:
-    """The central half of an image along each axis, where flats are normalised."""
+    """The central half of an image along each axis, where flats are normalised.
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image shape (ny, nx).
+
+    Returns
+    -------
+    (slice, slice)
+        Rows ``ny//4 : ny - ny//4`` and columns ``nx//4 : nx - nx//4``.
+    """
     ny, nx = shape
     return (slice(ny // 4, ny - ny // 4), slice(nx // 4, nx - nx // 4))
 
 
 def normalise_flat(*, nsigma: float = 3.5) -> Stage:
-    """Divide a sky flat by the ``nsigma``-clipped mean of its central half (FLATLVL, electrons)."""
+    """Divide a sky flat by the ``nsigma``-clipped mean of its central half (FLATLVL, electrons).
+
+    Parameters
+    ----------
+    nsigma : float
+        Rejection threshold, robust standard deviations; masked pixels are not used.
+
+    Returns
+    -------
+    Stage
+        Data and uncertainty divided by FLATLVL (dimensionless); records FLATLVL.
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled.
+    """
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, NORMALISE_STAGE)
@@ -38,6 +65,23 @@ def normalise_flat(*, nsigma: float = 3.5) -> Stage:
 
 
 def flat_level(frame: Frame) -> float:
+    """FLATLVL (electrons) a frame's `normalise_flat` step recorded.
+
+    Parameters
+    ----------
+    frame : Frame
+        A sky flat after `normalise_flat`.
+
+    Returns
+    -------
+    float
+        Electrons.
+
+    Raises
+    ------
+    ValueError
+        The flat was not normalised.
+    """
     steps = frame.steps(NORMALISE_STAGE)
     if not steps:
         raise ValueError(f"{frame.meta.filename}: flat was not normalised")
@@ -47,7 +91,28 @@ def flat_level(frame: Frame) -> float:
 
 
 def divide_flat(master: Master) -> Stage:
-    """Divide by a master flat; relative uncertainties add in quadrature, masks OR."""
+    """Divide by a master flat; relative uncertainties add in quadrature, masks OR.
+
+    Parameters
+    ----------
+    master : Master
+        A master flat: relative response, clipped mean 1 over the central half, LOW_FLAT
+        pixels set to 1.
+
+    Returns
+    -------
+    Stage
+        Data ``data / flat``; uncertainty ``hypot(sigma / flat, data' x sigma_flat / flat)``
+        with ``data'`` the divided data; mask ``mask | master mask``.
+
+    Raises
+    ------
+    ValueError
+        ``master`` is not a flat (when the stage is built).
+    StageError
+        When run: the frame is not assembled, the master's camera, binning or shape differ,
+        or its filter is not the frame's.
+    """
     if master.kind is not MasterKind.SKYFLAT:
         raise ValueError(f"{master.filename} is a master {master.kind.value}, not a flat")
 

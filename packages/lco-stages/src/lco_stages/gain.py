@@ -18,6 +18,21 @@ def apply_gain(camera: Camera) -> Stage:
 
     Saturation and non-linearity levels in electrons (``level x gain``) are recorded in the
     step's diagnostics for the stages that need them (cosmic rays, source flags).
+
+    Parameters
+    ----------
+    camera : Camera
+        Each amplifier's ``gain`` (electrons per ADU) and ``read_noise`` (electrons).
+
+    Returns
+    -------
+    Stage
+        Data in electrons; uncertainty ``sqrt((gain x sigma)**2 + read_noise**2)``.
+
+    Raises
+    ------
+    StageError
+        When run on an assembled frame, or on readouts that do not match ``camera``.
     """
 
     def stage(frame: Frame) -> Frame:

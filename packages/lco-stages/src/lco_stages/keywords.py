@@ -1,7 +1,8 @@
 """product_keywords: the header cards a product carries, derived from its typed history.
 
 Stages never write header strings; everything a product's header says about its processing is
-computed here, in one place, from the frame's `ProcessingStep`s and its `WcsSolution`.
+computed here, in one place, from the frame's `~lco_core.provenance.ProcessingStep` entries and its
+`~lco_core.sources.WcsSolution`.
 """
 
 from __future__ import annotations
@@ -48,7 +49,22 @@ def product_keywords(
     frame: Frame, *, now: dt.datetime, reduction_level: int = REDUCTION_LEVEL
 ) -> tuple[HeaderCard, ...]:
     """The processing keywords of a product: what was applied (L1ID*, L1STAT*), measured (overscan,
-    BIASLVL, image quality, zero point) and solved (WCS), plus PIPEVER, RLEVEL and DATE (``now``)."""
+    BIASLVL, image quality, zero point) and solved (WCS), plus PIPEVER, RLEVEL and DATE (``now``).
+
+    Parameters
+    ----------
+    frame : Frame
+        A processed frame; its history and WCS solution say what to write.
+    now : datetime.datetime
+        When the product is written (DATE).
+    reduction_level : int
+        RLEVEL.
+
+    Returns
+    -------
+    tuple of HeaderCard
+        Non-finite figures are written as the string 'NaN', as LCO does.
+    """
     cards: list[HeaderCard] = [
         HeaderCard("PIPEVER", version("lco-stages"), "lco-reduce version"),
         HeaderCard("RLEVEL", reduction_level, "Reduction level"),

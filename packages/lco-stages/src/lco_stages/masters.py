@@ -44,12 +44,34 @@ LOW_FLAT_LEVEL = 0.2
 
 @attrs.frozen
 class Rejection:
+    """A frame left out of a master, and why.
+
+    Attributes
+    ----------
+    filename : str
+        The raw file's name.
+    reason : str
+        One line.
+    """
+
     filename: str
     reason: str
 
 
 class TooFewFramesError(LcoError):
-    """Fewer usable frames than a master needs."""
+    """Fewer usable frames than a master needs.
+
+    Parameters
+    ----------
+    group : str
+        The group of frames (camera, kind, binning, mode, filter).
+    usable : int
+        Frames accepted.
+    needed : int
+        Frames a master needs.
+    rejected : sequence of Rejection
+        The frames left out, with reasons.
+    """
 
     def __init__(self, group: str, usable: int, needed: int, rejected: Sequence[Rejection]) -> None:
         self.group = group
@@ -64,7 +86,21 @@ class TooFewFramesError(LcoError):
 
 @attrs.frozen
 class Assessment:
-    """Whether one prepared frame goes into a master, and the figures the master needs from it."""
+    """Whether one prepared frame goes into a master, and the figures the master needs from it.
+
+    Attributes
+    ----------
+    meta : FrameMeta
+        The frame's metadata.
+    accepted : bool
+        It goes into the master.
+    reason : str
+        Why (one line).
+    qc : QcDecision or None
+        The comparison with the previous master, when one was made.
+    level : float or None
+        BIASLVL (bias, electrons per read) or FLATLVL (flat, electrons) of the frame.
+    """
 
     meta: FrameMeta
     accepted: bool
@@ -74,11 +110,26 @@ class Assessment:
 
     @property
     def filename(self) -> str:
+        """The frame's file name."""
         return self.meta.filename
 
 
 @attrs.frozen(eq=False)
 class MasterResult:
+    """A master and the decisions behind it.
+
+    Attributes
+    ----------
+    master : Master
+        The master.
+    used : tuple of str
+        File names of the frames stacked.
+    rejected : tuple of Rejection
+        Frames left out, with reasons.
+    qc : tuple of QcDecision
+        Every comparison with the previous master.
+    """
+
     master: Master
     used: tuple[str, ...]
     rejected: tuple[Rejection, ...]
@@ -86,6 +137,19 @@ class MasterResult:
 
 
 def group_name(meta: FrameMeta, kind: MasterKind) -> str:
+    """The frames' group in words: camera, kind, binning, mode (and filter for flats).
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        Any frame of the group.
+    kind : MasterKind
+        The master's kind.
+
+    Returns
+    -------
+    str
+    """
     text = f"{meta.camera} {kind.value} binning {meta.binning} mode {meta.configuration_mode}"
     return text + (f" filter {meta.filter}" if kind is MasterKind.SKYFLAT else "")
 
@@ -127,6 +191,28 @@ def assess_frame(
 
     Darks off their set temperature and flats of too little signal are rejected first; every
     other frame is compared with the previous master (`compare_with_master`).
+
+    Parameters
+    ----------
+    frame : Frame
+        The frame after its recipe (`~lco_stages.recipes.recipe_for`), in the master's units.
+    kind : MasterKind
+        The master it is meant for.
+    previous : Master, optional
+        The master of its kind the library would use now.
+    temperature_tolerance : float
+        Darks with ``|CCDATEMP - CCDSTEMP| >=`` this (degrees Celsius) are rejected.
+    min_snr : float
+        Flats whose median signal-to-noise is below this are rejected.
+
+    Returns
+    -------
+    Assessment
+
+    Raises
+    ------
+    ValueError
+        The frame's OBSTYPE is not the kind's, or the frame is itself a master.
     """
     if frame.meta.obstype is not kind.obstype:
         raise ValueError(f"{frame.meta.filename} is {frame.meta.obstype.value}, not {kind.obstype.value}")
@@ -169,7 +255,29 @@ def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:
 def choose_frames(
     assessments: Sequence[Assessment], kind: MasterKind, *, min_frames: int = MIN_FRAMES
 ) -> list[Assessment]:
-    """The accepted frames of one group; `TooFewFramesError` when fewer than ``min_frames``."""
+    """The accepted frames of one group.
+
+    Parameters
+    ----------
+    assessments : sequence of Assessment
+        One per frame of the group.
+    kind : MasterKind
+        The master's kind.
+    min_frames : int
+        Fewest frames a master may be made of.
+
+    Returns
+    -------
+    list of Assessment
+        The accepted ones.
+
+    Raises
+    ------
+    TooFewFramesError
+        Fewer than ``min_frames`` accepted (or none assessed).
+    ValueError
+        Frames of different groups (camera, binning, mode, or filter for flats).
+    """
     _check_group(assessments, kind)
     accepted = [a for a in assessments if a.accepted]
     if len(accepted) < min_frames:
@@ -181,7 +289,25 @@ def choose_frames(
 def shared_error(
     meta: FrameMeta, shape: tuple[int, int], *, bias: Master | None, dark: Master | None, scale: float
 ) -> npt.NDArray[np.float32]:
-    """The uncertainty a frame inherited from the masters applied to it, in its current units."""
+    """The uncertainty a frame inherited from the masters applied to it, in its current units.
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        The frame (NSUBREAD, EXPTIME).
+    shape : (int, int)
+        Image shape.
+    bias, dark : Master or None
+        The masters it was corrected with.
+    scale : float
+        Factor to the frame's current units (``1 / EXPTIME`` for a dark, ``1 / FLATLVL`` for a
+        flat).
+
+    Returns
+    -------
+    ndarray of float32
+        ``scale x sqrt((NSUBREAD x sigma_bias)**2 + (EXPTIME x sigma_dark)**2)``.
+    """
     variance = np.zeros(shape, dtype=np.float32)
     if bias is not None:
         variance += (bias.frame.uncertainty * np.float32(meta.nsubread)) ** 2
@@ -208,6 +334,33 @@ def master_from_stack(
     ``shared`` is the error every input carries alike (the master bias a dark was corrected
     with): the stack treats inputs as independent and would divide it by sqrt(N), so the part it
     averaged away is added back, ``sigma^2 += shared^2 (1 - 1/n_used)``.
+
+    Parameters
+    ----------
+    kind : MasterKind
+        The master's kind.
+    stacked : StackResult
+        The stack of the accepted frames.
+    accepted : sequence of Assessment
+        Their assessments (levels, temperatures, times).
+    template : Frame
+        One of the prepared frames.
+    nsigma : float
+        The stack's threshold (recorded).
+    parameters : dict, optional
+        Further parameters to record.
+    shared : ndarray of float32, optional
+        The error common to every input, in the master's units.
+    temperature_coefficient : float, optional
+        DRKTCOEF, 1/K (darks).
+    low_level : float
+        Flat pixels below this response get LOW_FLAT and are set to 1.
+
+    Returns
+    -------
+    Master
+        DATE-OBS the mean of the inputs', DAY-OBS the latest, named by
+        `~lco_core.master.master_filename`; BIASLVL, CCDATEMP or FLATLVL the mean of the inputs'.
     """
     uncertainty = stacked.uncertainty.astype(np.float32)
     if shared is not None:
@@ -304,10 +457,32 @@ def make_master_bias(
     min_frames: int = MIN_FRAMES,
     nsigma: float = 3.0,
 ) -> MasterResult:
-    """Stack bias frames (after `subtract_bias_level`) into a master bias per read.
+    """Stack bias frames (after `~lco_stages.bias.subtract_bias_level`) into a master bias per read.
 
     The master keeps BIASLVL, the mean of its frames' levels, so subtracting it restores the
     level as well as the structure.
+
+    Parameters
+    ----------
+    frames : sequence of Frame
+        Bias frames after `~lco_stages.recipes.bias_recipe`, one group.
+    previous : Master, optional
+        The current master bias, for quality control.
+    min_frames : int
+        Fewest frames a master may be made of.
+    nsigma : float
+        The stack's rejection threshold, robust standard deviations.
+
+    Returns
+    -------
+    MasterResult
+
+    Raises
+    ------
+    TooFewFramesError
+        Fewer than ``min_frames`` usable frames.
+    ValueError
+        Frames of different groups or shapes.
     """
     return _make(
         frames, MasterKind.BIAS, previous=previous, min_frames=min_frames, nsigma=nsigma, parameters={}
@@ -329,6 +504,34 @@ def make_master_dark(
     Frames whose CCD temperature is ``temperature_tolerance`` or more from the set point are not
     used; the master's temperature is the mean CCDATEMP of the frames used. ``bias`` is the
     master bias the frames were corrected with: its error is common to all of them.
+
+    Parameters
+    ----------
+    frames : sequence of Frame
+        Dark frames after `~lco_stages.recipes.dark_recipe`, one group.
+    previous : Master, optional
+        The current master dark, for quality control.
+    min_frames : int
+        Fewest frames a master may be made of.
+    nsigma : float
+        The stack's rejection threshold.
+    temperature_tolerance : float
+        Degrees Celsius.
+    temperature_coefficient : float, optional
+        DRKTCOEF of the camera, 1/K (kept in the master).
+    bias : Master, optional
+        The master bias the frames were corrected with.
+
+    Returns
+    -------
+    MasterResult
+
+    Raises
+    ------
+    TooFewFramesError
+        Fewer than ``min_frames`` usable frames.
+    ValueError
+        Frames of different groups or shapes.
     """
     return _make(
         frames, MasterKind.DARK, previous=previous, min_frames=min_frames, nsigma=nsigma,
@@ -355,6 +558,34 @@ def make_master_flat(
     below ``low_level`` get LOW_FLAT and are set to 1, so dividing by the flat never amplifies
     a dead pixel into nonsense. ``bias`` and ``dark`` are the masters the frames were
     corrected with: their errors are common to all frames.
+
+    Parameters
+    ----------
+    frames : sequence of Frame
+        Sky flats after `~lco_stages.recipes.flat_recipe`, one group (one filter).
+    previous : Master, optional
+        The current master flat, for quality control.
+    min_frames : int
+        Fewest frames a master may be made of.
+    nsigma : float
+        The stack's rejection threshold.
+    min_snr : float
+        Fewest median signal-to-noise of a usable flat.
+    low_level : float
+        Response below which a pixel is LOW_FLAT.
+    bias, dark : Master, optional
+        The masters the frames were corrected with.
+
+    Returns
+    -------
+    MasterResult
+
+    Raises
+    ------
+    TooFewFramesError
+        Fewer than ``min_frames`` usable frames.
+    ValueError
+        Frames of different groups (filters) or shapes.
     """
     return _make(
         frames, MasterKind.SKYFLAT, previous=previous, min_frames=min_frames, nsigma=nsigma,

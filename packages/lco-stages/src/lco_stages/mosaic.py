@@ -19,6 +19,21 @@ def assemble_amplifiers(camera: Camera) -> Stage:
 
     Each data section is flipped on the axes its detector section is reversed and placed at
     ``(DETSEC - box origin) / binning``. Pixels no amplifier covers get NO_DATA, value 0.
+
+    Parameters
+    ----------
+    camera : Camera
+        Data and detector sections of every amplifier, and the binning.
+
+    Returns
+    -------
+    Stage
+        An assembled frame of ``camera.mosaic_shape``; records the number of uncovered pixels.
+
+    Raises
+    ------
+    StageError
+        When run on an assembled frame, or on readouts that do not match ``camera``.
     """
 
     def stage(frame: Frame) -> Frame:

@@ -19,7 +19,20 @@ Method = Literal["mean", "rows"]
 
 
 def overscan_level(pixels: npt.NDArray[np.float32], *, nsigma: float = 3.0) -> float:
-    """The sigma-clipped mean (ADU) of an overscan region (robust std = 1.4826 x MAD)."""
+    """The sigma-clipped mean (ADU) of an overscan region (robust std = 1.4826 x MAD).
+
+    Parameters
+    ----------
+    pixels : ndarray of float32
+        The BIASSEC pixels, ADU.
+    nsigma : float
+        Rejection threshold, robust standard deviations.
+
+    Returns
+    -------
+    float
+        ADU (NaN if nothing is left).
+    """
     return sigma_clipped_mean(pixels, nsigma)
 
 
@@ -31,7 +44,24 @@ def overscan_rows(
     Each overscan row is reduced to its sigma-clipped mean, then a polynomial of ``degree`` in
     the row number is fitted to those means with iterative ``nsigma`` rejection, so a cosmic ray
     or a noisy row cannot pull the correction; the fit is evaluated for every readout row.
-    ``row_offset`` is the 0-based readout row of the overscan region's first row.
+
+    Parameters
+    ----------
+    pixels : ndarray of float32
+        The BIASSEC pixels, ADU, one row per readout row.
+    n_rows : int
+        Rows of the whole readout.
+    row_offset : int
+        The 0-based readout row of the overscan region's first row.
+    nsigma : float
+        Rejection threshold, robust standard deviations.
+    degree : int
+        Degree of the polynomial in the row number.
+
+    Returns
+    -------
+    ndarray of float64, shape (n_rows,)
+        Overscan level of every readout row, ADU.
     """
     per_row: npt.NDArray[np.float64] = np.asarray(
         sigma_clipped_mean(pixels, nsigma, axis=1), dtype=np.float64
@@ -60,6 +90,29 @@ def subtract_overscan(
     ``method="rows"``: a robust polynomial in the row number (see `overscan_rows`) for readouts
     whose offset drifts along the columns. Amplifiers without overscan (BIASSEC 'UNKNOWN') are
     skipped, and the skip is recorded: their offset is removed by the master bias.
+
+    Parameters
+    ----------
+    camera : Camera
+        Each amplifier's ``bias_section`` (None: no overscan).
+    method : {'mean', 'rows'}
+        One level per amplifier, or a level per row.
+    nsigma : float
+        Rejection threshold, robust standard deviations.
+    degree : int
+        Polynomial degree of ``method='rows'``.
+
+    Returns
+    -------
+    Stage
+        Records ``overscan_ampN`` (ADU, or ``'none'``), written to products as OVERSCNn.
+
+    Raises
+    ------
+    ValueError
+        An unknown ``method`` (when the stage is built).
+    StageError
+        When run on an assembled frame, or on readouts that do not match ``camera``.
     """
     if method not in ("mean", "rows"):
         raise ValueError(f"overscan method must be 'mean' or 'rows', not {method!r}")

@@ -49,6 +49,22 @@ def moffat_fwhm(
     ``guess`` rough FWHMs. The model is ``A (1 + r^2/alpha^2)^-beta + B`` with beta in [1.2, 10];
     FWHM = 2 alpha sqrt(2^(1/beta) - 1), corrected for pixel sampling. NaN where the source is
     too close to the edge or the fit does not converge.
+
+    Parameters
+    ----------
+    image : ndarray of float32
+        Background-subtracted image.
+    x, y : array_like of float
+        0-based centres, pixels.
+    guess : array_like of float
+        Rough FWHM of each source, pixels.
+    iterations : int
+        Levenberg-Marquardt steps.
+
+    Returns
+    -------
+    ndarray of float64
+        FWHM of each source, pixels.
     """
     x = np.atleast_1d(np.asarray(x, dtype=np.float64))
     y = np.atleast_1d(np.asarray(y, dtype=np.float64))

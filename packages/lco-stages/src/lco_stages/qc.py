@@ -16,7 +16,19 @@ QC_MAX_FRACTION = 0.05
 
 @attrs.frozen
 class QcDecision:
-    """Whether a calibration frame agrees with the previous master, with the figures."""
+    """Whether a calibration frame agrees with the previous master, with the figures.
+
+    Attributes
+    ----------
+    filename : str
+        The frame's file name.
+    accepted : bool
+        It agrees (or there was nothing to compare with).
+    fraction_beyond : float or None
+        Fraction of compared pixels beyond the threshold; None when nothing was compared.
+    reason : str
+        One line.
+    """
 
     filename: str
     accepted: bool
@@ -31,6 +43,23 @@ def compare_with_master(
 
     ``frame`` must be in the master's units (a level-subtracted bias per read, a dark in
     electrons per second, a normalised flat). Pixels masked in either are ignored.
+
+    Parameters
+    ----------
+    frame : Frame
+        The prepared calibration frame.
+    previous : Master or None
+        The previous master of its kind.
+    nsigma : float
+        A pixel disagrees when ``|frame - master| > nsigma x hypot(sigma, sigma_master)``.
+    max_fraction : float
+        The frame is rejected when more than this fraction of pixels disagree.
+
+    Returns
+    -------
+    QcDecision
+        Accepted without comparison when there is no previous master, its shape differs, or
+        no pixel can be compared.
     """
     name = frame.meta.filename
     if previous is None:

@@ -1,4 +1,4 @@
-"""Recipes: which stages each OBSTYPE goes through, in LCO's order, on one screen.
+"""Recipes: which stages each OBSTYPE goes through, in LCO's order, on one screen::
 
     amplifiers:  saturation -> overscan -> crosstalk -> gain -> mosaic -> trim
     bias:        amplifiers -> own level (BIASLVL)                                  -> stack
@@ -39,12 +39,20 @@ from lco_stages.zeropoint import calibrate_photometry
 
 
 class MissingCalibrationError(LcoError):
-    """A recipe needs a master the caller did not provide."""
+    """A recipe needs a master the caller did not provide, or an OBSTYPE is not reduced."""
 
 
 @attrs.frozen(eq=False)
 class Calibrations:
-    """The masters (and mask) a frame is calibrated with."""
+    """The masters (and mask) a frame is calibrated with.
+
+    Attributes
+    ----------
+    bias, dark, flat : Master or None
+        Master bias, dark and flat.
+    bpm : BadPixelMask or None
+        The bad pixel mask (applied when given).
+    """
 
     bias: Master | None = None
     dark: Master | None = None
@@ -59,7 +67,20 @@ def _needed(master: Master | None, kind: str, purpose: str) -> Master:
 
 
 def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stage, ...]:
-    """Instrument signature removal, common to every OBSTYPE."""
+    """Instrument signature removal, common to every OBSTYPE.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    overscan : {'mean', 'rows'}
+        The overscan method (`~lco_stages.overscan.subtract_overscan`).
+
+    Returns
+    -------
+    tuple of Stage
+        Saturation, overscan, crosstalk, gain, mosaic, trim.
+    """
     return (
         flag_saturated(camera),
         subtract_overscan(camera, method=overscan),
@@ -71,6 +92,19 @@ def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stag
 
 
 def amplifier_recipe(camera: Camera, *, overscan: Method = "mean") -> Stage:
+    """The amplifier stages composed into one stage: raw ADU readouts to a trimmed image in electrons.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    overscan : {'mean', 'rows'}
+        The overscan method.
+
+    Returns
+    -------
+    Stage
+    """
     return pipeline(*amplifier_stages(camera, overscan=overscan))
 
 
@@ -79,10 +113,39 @@ def _mask(cal: Calibrations) -> tuple[Stage, ...]:
 
 
 def bias_recipe(camera: Camera) -> Stage:
+    """A bias frame's recipe: amplifier stages, then its own level removed (BIASLVL, per read).
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+
+    Returns
+    -------
+    Stage
+    """
     return pipeline(*amplifier_stages(camera), subtract_bias_level())
 
 
 def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
+    """A dark frame's recipe: amplifier stages, BPM, bias, Poisson noise, / EXPTIME (e-/s).
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        Needs ``bias``; ``bpm`` is applied when given.
+
+    Returns
+    -------
+    Stage
+
+    Raises
+    ------
+    MissingCalibrationError
+        No master bias.
+    """
     bias = _needed(cal.bias, "bias", "a dark")
     return pipeline(
         *amplifier_stages(camera),
@@ -94,6 +157,24 @@ def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
 
 
 def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
+    """A sky flat's recipe: amplifier stages, BPM, bias, Poisson noise, dark, / FLATLVL.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        Needs ``bias`` and ``dark``; ``bpm`` is applied when given.
+
+    Returns
+    -------
+    Stage
+
+    Raises
+    ------
+    MissingCalibrationError
+        No master bias or dark.
+    """
     bias = _needed(cal.bias, "bias", "a sky flat")
     dark = _needed(cal.dark, "dark", "a sky flat")
     return pipeline(
@@ -107,7 +188,25 @@ def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
 
 
 def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
-    """Everything a science frame goes through before the science stages."""
+    """Everything a science frame goes through before the science stages.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        Needs ``bias``, ``dark`` and ``flat``; ``bpm`` is applied when given.
+
+    Returns
+    -------
+    tuple of Stage
+        Amplifier stages, BPM, bias, Poisson noise, dark, flat.
+
+    Raises
+    ------
+    MissingCalibrationError
+        A master is missing.
+    """
     purpose = "a science frame"
     return (
         *amplifier_stages(camera),
@@ -126,7 +225,28 @@ def science_stages(
     reference: ReferenceCatalog | None,
     pixel_scale: float,
 ) -> tuple[Stage, ...]:
-    """Calibration, then cosmic rays, sources, astrometry and photometric calibration."""
+    """Calibration, then cosmic rays, sources, astrometry and photometric calibration.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        Needs ``bias``, ``dark`` and ``flat``.
+    reference : ReferenceCatalog or None
+        Reference stars for astrometry and photometry (None: both record why they failed).
+    pixel_scale : float
+        Arcsec per pixel.
+
+    Returns
+    -------
+    tuple of Stage
+
+    Raises
+    ------
+    MissingCalibrationError
+        A master is missing.
+    """
     return (
         *calibration_stages(camera, cal),
         mask_cosmic_rays(camera),
@@ -139,6 +259,28 @@ def science_stages(
 def science_recipe(
     camera: Camera, cal: Calibrations, *, reference: ReferenceCatalog | None, pixel_scale: float
 ) -> Stage:
+    """`science_stages` composed into one stage: a raw science frame to a product.
+
+    Parameters
+    ----------
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        Needs ``bias``, ``dark`` and ``flat``.
+    reference : ReferenceCatalog or None
+        Reference stars.
+    pixel_scale : float
+        Arcsec per pixel.
+
+    Returns
+    -------
+    Stage
+
+    Raises
+    ------
+    MissingCalibrationError
+        A master is missing.
+    """
     return pipeline(*science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale))
 
 
@@ -147,7 +289,27 @@ REDUCED = frozenset({ObsType.BIAS, ObsType.DARK, ObsType.SKYFLAT, ObsType.EXPOSE
 
 
 def recipe_for(obstype: ObsType, camera: Camera, cal: Calibrations) -> Stage:
-    """The recipe of an OBSTYPE: what the masters are stacked from, or the calibrated science frame."""
+    """The recipe of an OBSTYPE: what the masters are stacked from, or the calibrated science frame.
+
+    Parameters
+    ----------
+    obstype : ObsType
+        BIAS, DARK, SKYFLAT, EXPOSE or STANDARD.
+    camera : Camera
+        The frame's camera.
+    cal : Calibrations
+        The masters the recipe needs.
+
+    Returns
+    -------
+    Stage
+        For EXPOSE and STANDARD, the calibration stages only (no science stages).
+
+    Raises
+    ------
+    MissingCalibrationError
+        Another OBSTYPE, or a master the recipe needs is missing.
+    """
     if obstype is ObsType.BIAS:
         return bias_recipe(camera)
     if obstype is ObsType.DARK:

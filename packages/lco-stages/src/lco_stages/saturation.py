@@ -19,6 +19,21 @@ def flag_saturated(camera: Camera) -> Stage:
 
     Runs on the raw readout, before overscan subtraction, because SATURATE and MAXLIN are
     levels of the raw converter output. Data are unchanged; mask bits are only added.
+
+    Parameters
+    ----------
+    camera : Camera
+        Each amplifier's ``saturation`` and ``nonlinearity`` levels, ADU.
+
+    Returns
+    -------
+    Stage
+        Records ``saturation_ampN`` (ADU) and the count of saturated pixels per amplifier.
+
+    Raises
+    ------
+    StageError
+        When run on an assembled frame, or on readouts that do not match ``camera``.
     """
 
     def stage(frame: Frame) -> Frame:

@@ -24,6 +24,7 @@ from lco_stages._checks import require_assembled
 from lco_stages.psf import moffat_fwhm
 
 STAGE = "detect_sources"
+#: Diameters of the fixed circular apertures (fluxaper1..6), arcsec.
 APERTURE_DIAMETERS = (1, 2, 3, 4, 5, 6)  # arcsec
 #: Pixels that must not be detected or measured as sky: unusable or not astrophysical.
 _EXCLUDED = MaskBit.BAD | MaskBit.NO_DATA | MaskBit.LOW_FLAT | MaskBit.COSMIC | MaskBit.SATURATED
@@ -37,6 +38,7 @@ _APERTURE_FLAGS = (
 
 Array = npt.NDArray[np.float64]
 
+#: FITS unit of each CAT column ('ct' for electrons, as LCO writes it).
 UNITS = {
     "x": "pix", "y": "pix", "xwin": "pix", "ywin": "pix", "xpeak": "pix", "ypeak": "pix",
     "flux": "ct", "fluxerr": "ct", "peak": "ct", "background": "ct",
@@ -45,6 +47,7 @@ UNITS = {
     **{f"fluxaper{d}": "ct" for d in APERTURE_DIAMETERS},
     **{f"fluxerr{d}": "ct" for d in APERTURE_DIAMETERS},
 }  # fmt: skip
+#: One-line description of each CAT column (written as the column's description).
 DESCRIPTIONS = {
     "x": "X coordinate (1-based, isophotal barycentre)",
     "y": "Y coordinate (1-based, isophotal barycentre)",
@@ -76,7 +79,20 @@ DESCRIPTIONS = {
 class ImageQuality:
     """Frame-level figures for the header.
 
-    L1MEAN, L1MEDIAN, L1SIGMA (electrons), L1FWHM (arcsec), L1ELLIP, L1ELLIPA (degrees).
+    Attributes
+    ----------
+    mean_background : float
+        L1MEAN: 5-sigma clipped mean of the background map, electrons.
+    median_background : float
+        L1MEDIAN: median of the background map, electrons.
+    background_sigma : float
+        L1SIGMA: robust standard deviation of the background map, electrons.
+    fwhm_arcsec : float
+        L1FWHM: clipped mean FWHM of well-measured stars, arcsec.
+    ellipticity : float
+        L1ELLIP: their clipped mean ``1 - b/a``.
+    position_angle : float
+        L1ELLIPA: their clipped mean position angle, degrees.
     """
 
     mean_background: float
@@ -101,6 +117,32 @@ def detect_sources(
     FWHM into arcsec. ``threshold`` is in units of the ERR plane. Masked pixels (bad, saturated,
     cosmic rays, uncovered) are neither detected nor used for the background; a source whose
     aperture contains them carries the matching `SourceFlag`.
+
+    Parameters
+    ----------
+    pixel_scale : float
+        Arcsec per pixel.
+    threshold : float
+        Detection threshold, in units of the 1-sigma ERR plane.
+    minarea : int
+        Fewest connected pixels above the threshold, pixels.
+    deblend_cont : float
+        sep's minimum contrast ratio for deblending.
+    background_box : int
+        Background mesh size, pixels (at most half the image).
+
+    Returns
+    -------
+    Stage
+        Attaches the CAT table (`measure_sources`) and records L1MEAN, L1MEDIAN, L1SIGMA,
+        L1FWHM, L1ELLIP and L1ELLIPA.
+
+    Raises
+    ------
+    ValueError
+        ``pixel_scale <= 0`` (when the stage is built).
+    StageError
+        When run: the frame is not assembled, or every pixel is masked.
     """
     if pixel_scale <= 0:
         raise ValueError(f"pixel_scale must be positive, got {pixel_scale}")
@@ -149,7 +191,36 @@ def measure_sources(
     deblend_cont: float = 0.005,
     background_box: int = 64,
 ) -> tuple[SourceCatalog, ImageQuality]:
-    """The CAT table and image-quality figures of a calibrated frame (see `detect_sources`)."""
+    """The CAT table and image-quality figures of a calibrated frame (see `detect_sources`).
+
+    Parameters
+    ----------
+    frame : Frame
+        A calibrated, assembled frame (electrons) with its mask and ERR plane.
+    pixel_scale : float
+        Arcsec per pixel.
+    threshold : float
+        Detection threshold, units of the ERR plane.
+    minarea : int
+        Fewest connected pixels.
+    deblend_cont : float
+        sep's deblending contrast.
+    background_box : int
+        Background mesh size, pixels.
+
+    Returns
+    -------
+    catalog : SourceCatalog
+        One row per source, brightest first, with the columns, units and descriptions of
+        `UNITS` and `DESCRIPTIONS`.
+    quality : ImageQuality
+        The frame's background and image quality.
+
+    Raises
+    ------
+    StageError
+        Every pixel is masked.
+    """
     data = np.array(frame.data, dtype=np.float32, order="C")
     error = np.ascontiguousarray(frame.uncertainty, dtype=np.float32)
     excluded = (frame.mask & np.uint8(_EXCLUDED)) != 0

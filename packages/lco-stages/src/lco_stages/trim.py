@@ -13,7 +13,22 @@ STAGE = "trim"
 
 
 def trim(camera: Camera) -> Stage:
-    """Cut the assembled image to ``camera.trim_section`` (binned mosaic coordinates)."""
+    """Cut the assembled image to ``camera.trim_section`` (binned mosaic coordinates).
+
+    Parameters
+    ----------
+    camera : Camera
+        Its ``trim_section`` (TRIMSEC) and ``mosaic_shape``.
+
+    Returns
+    -------
+    Stage
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled or not of the camera's mosaic shape.
+    """
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)

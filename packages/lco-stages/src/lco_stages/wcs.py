@@ -40,7 +40,21 @@ def pointing_wcs(meta: FrameMeta, shape: tuple[int, int], pixel_scale: float) ->
     """The WCS the telescope pointing implies: RA/DEC at the image centre, north up, east left.
 
     LCO cameras are mounted with north up and east left to within a degree or two; the solver
-    searches rotations around this and offsets around the pointing. None without RA/DEC.
+    searches rotations around this and offsets around the pointing.
+
+    Parameters
+    ----------
+    meta : FrameMeta
+        Its RA and DEC, degrees.
+    shape : (int, int)
+        Image shape (ny, nx).
+    pixel_scale : float
+        Arcsec per pixel.
+
+    Returns
+    -------
+    astropy.wcs.WCS or None
+        None without RA/DEC.
     """
     if meta.ra is None or meta.dec is None:
         return None
@@ -55,7 +69,17 @@ def pointing_wcs(meta: FrameMeta, shape: tuple[int, int], pixel_scale: float) ->
 
 
 def wcs_to_header(wcs: WCS) -> Header:
-    """The celestial WCS keywords of an astropy WCS (TAN or TAN-SIP) as immutable cards."""
+    """The celestial WCS keywords of an astropy WCS (TAN or TAN-SIP) as immutable cards.
+
+    Parameters
+    ----------
+    wcs : astropy.wcs.WCS
+        A celestial WCS.
+
+    Returns
+    -------
+    Header
+    """
     header = wcs.to_header(relax=True)
     cards = [
         HeaderCard(card.keyword, card.value, str(card.comment))
@@ -78,6 +102,28 @@ def solve_wcs(
     A frame that cannot be solved keeps going with WCSERR = 4, the header pointing as its WCS,
     no sky positions in its catalogue, and the reason recorded; it is never given a solution the
     fit did not earn.
+
+    Parameters
+    ----------
+    reference : ReferenceCatalog or None
+        Reference stars around the pointing (None: nothing to solve against).
+    pixel_scale : float
+        The camera's nominal scale, arcsec per pixel.
+    max_offset_arcmin : float
+        Largest pointing error searched, arcmin.
+    max_rotation_deg : float
+        Largest orientation error searched, degrees.
+
+    Returns
+    -------
+    Stage
+        Attaches a `WcsSolution` (WCSERR, WCSRMS, WCSMATCH, WCSREASN) and, when solved, adds
+        ``ra`` and ``dec`` (degrees, of the windowed positions) to the catalogue.
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled.
     """
 
     def stage(frame: Frame) -> Frame:

@@ -45,6 +45,28 @@ def calibrate_photometry(
     Only sources of signal-to-noise >= ``min_snr`` calibrate: fainter detections are biased
     bright (they are found more easily on upward noise) and would pull the zero point.
     A frame that cannot be calibrated keeps going: the step records why (L1ZP = NaN).
+
+    Parameters
+    ----------
+    reference : ReferenceCatalog
+        Reference stars with magnitudes.
+    radius_arcsec : float
+        Largest source-to-star separation of a match, arcsec.
+    colour_term : bool
+        Fit a colour term when the catalogue has the filter's colour bands.
+    min_snr : float
+        Fewest ``flux / fluxerr`` of a calibrator.
+
+    Returns
+    -------
+    Stage
+        Records L1ZP, L1ZPERR, L1ZPSCAT, L1ZPNSTR (and L1COLORU, L1COLOR with a colour term)
+        and adds ``mag`` and ``magerr`` to the catalogue.
+
+    Raises
+    ------
+    StageError
+        When run on a frame that is not assembled.
     """
 
     def stage(frame: Frame) -> Frame:

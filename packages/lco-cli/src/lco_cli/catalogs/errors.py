@@ -12,6 +12,13 @@ class CatalogError(LcoError):
 
     ``str(error)`` is ``"{where}: {problem}"`` on one line, e.g.
     ``refcat.csv: no magnitude column (columns: ra, dec, flux)``.
+
+    Parameters
+    ----------
+    where : str
+        The file or query.
+    problem : str
+        What went wrong, one line.
     """
 
     def __init__(self, where: str, problem: str) -> None:
@@ -25,6 +32,16 @@ class CatalogError(LcoError):
 
 
 def one_line(error: BaseException) -> str:
-    """The first line of an exception's message (its type name when the message is empty)."""
+    """The first line of an exception's message (its type name when the message is empty).
+
+    Parameters
+    ----------
+    error : BaseException
+        Any exception.
+
+    Returns
+    -------
+    str
+    """
     text = str(error).strip()
     return text.splitlines()[0] if text else type(error).__name__

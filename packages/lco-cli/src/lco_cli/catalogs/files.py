@@ -108,7 +108,17 @@ def _error_patterns(band: str, mag_column: str) -> list[re.Pattern[str]]:
 
 @attrs.frozen
 class CatalogColumns:
-    """Which table columns hold the position and the magnitudes (band -> column name)."""
+    """Which table columns hold the position and the magnitudes (band -> column name).
+
+    Attributes
+    ----------
+    ra, dec : str
+        Names of the position columns.
+    magnitudes : dict of str to str
+        Band -> magnitude column.
+    errors : dict of str to str
+        Band -> magnitude-error column.
+    """
 
     ra: str
     dec: str
@@ -117,7 +127,18 @@ class CatalogColumns:
 
 
 def find_columns(names: Sequence[str]) -> CatalogColumns | str:
-    """The position and magnitude columns among ``names``, or a one-line reason why there are none."""
+    """The position and magnitude columns among ``names``, or a one-line reason why there are none.
+
+    Parameters
+    ----------
+    names : sequence of str
+        A table's column names.
+
+    Returns
+    -------
+    CatalogColumns or str
+        The columns found, or why the table is not a catalogue.
+    """
     lower: dict[str, str] = {}
     for name in names:
         lower.setdefault(name.lower(), name)
@@ -180,6 +201,18 @@ def read_table(path: str | Path) -> tuple[Table, CatalogColumns]:
     A FITS file may hold several tables (an LDAC catalogue keeps its stars in the second): the
     first table extension with RA, Dec and magnitude columns is used.
 
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file.
+
+    Returns
+    -------
+    table : astropy.table.Table
+        The catalogue table.
+    columns : CatalogColumns
+        Its position and magnitude columns.
+
     Raises
     ------
     CatalogError
@@ -239,7 +272,29 @@ def _degrees(table: Table, name: str, where: str) -> Float64Array:
 
 
 def catalog_from_table(table: Table, columns: CatalogColumns, *, where: str, source: str) -> ReferenceCatalog:
-    """A ReferenceCatalog from a table whose columns ``find_columns`` identified."""
+    """A ReferenceCatalog from a table whose columns `find_columns` identified.
+
+    Parameters
+    ----------
+    table : astropy.table.Table
+        The catalogue table.
+    columns : CatalogColumns
+        Its columns.
+    where : str
+        The file (for error messages).
+    source : str
+        Recorded as ``ReferenceCatalog.source``.
+
+    Returns
+    -------
+    ReferenceCatalog
+        Rows without a finite position dropped; placeholder magnitudes and negative errors NaN.
+
+    Raises
+    ------
+    CatalogError
+        Non-numeric columns, a non-angle unit, or a declination beyond 90 degrees.
+    """
     ra = _degrees(table, columns.ra, where)
     dec = _degrees(table, columns.dec, where)
     finite = np.isfinite(ra) & np.isfinite(dec)

@@ -72,6 +72,15 @@ def launch_gaia_query(adql: str) -> Table:
 
     An asynchronous job: synchronous ones stop at 2000 rows. astroquery is imported here, not at
     module level, so the package works without it (offline, or with a local catalogue).
+
+    Parameters
+    ----------
+    adql : str
+        The query (`build_adql`).
+
+    Returns
+    -------
+    astropy.table.Table
     """
     # astroquery.gaia contacts the archive on import and prints its status messages.
     with contextlib.redirect_stdout(io.StringIO()):
@@ -89,7 +98,21 @@ def _select_columns() -> list[str]:
 
 def build_adql(ra: float, dec: float, radius_deg: float, *, mag_limit: float = DEFAULT_MAG_LIMIT) -> str:
     """The ADQL cone search: Gaia DR3 sources within ``radius_deg`` of (ra, dec) (deg), G < ``mag_limit``,
-    joined with their synthetic photometry, brightest first (a stable order: ties by source_id)."""
+    joined with their synthetic photometry, brightest first (a stable order: ties by source_id).
+
+    Parameters
+    ----------
+    ra, dec : float
+        Cone centre, degrees.
+    radius_deg : float
+        Cone radius, degrees.
+    mag_limit : float
+        Faintest Gaia G, mag.
+
+    Returns
+    -------
+    str
+    """
     return (
         f"SELECT {', '.join(_select_columns())} "
         "FROM gaiadr3.gaia_source AS g "
@@ -170,6 +193,21 @@ class CacheKey:
 
     @classmethod
     def around(cls, ra: float, dec: float, radius_deg: float, *, mag_limit: float) -> CacheKey:
+        """The key of the grid cone that covers a cone.
+
+        Parameters
+        ----------
+        ra, dec : float
+            Cone centre, degrees.
+        radius_deg : float
+            Cone radius, degrees.
+        mag_limit : float
+            Faintest Gaia G, mag (part of the column hash).
+
+        Returns
+        -------
+        CacheKey
+        """
         snapped_dec = min(90.0, max(-90.0, round(dec / GRID_DEG) * GRID_DEG))
         snapped_ra = (round((ra % 360.0) / GRID_DEG) * GRID_DEG) % 360.0
         # Snapping moves the centre by at most GRID_DEG / 2 in each coordinate (less in true
@@ -182,6 +220,7 @@ class CacheKey:
 
     @property
     def filename(self) -> str:
+        """The cache file's name, e.g. ``gaia-dr3_ra150.250_dec-30.400_r0.250_1a2b3c4d5e.ecsv``."""
         return f"gaia-dr3_ra{self.ra:07.3f}_dec{self.dec:+07.3f}_r{self.radius:.3f}_{self.columns}.ecsv"
 
 
@@ -228,7 +267,19 @@ class GaiaCatalog:
         self._tables: dict[Path, Table] = {}
 
     def cache_path(self, ra: float, dec: float, radius_deg: float) -> Path:
-        """The cache file that serves a cone (deg), whether or not it exists yet."""
+        """The cache file that serves a cone (deg), whether or not it exists yet.
+
+        Parameters
+        ----------
+        ra, dec : float
+            Cone centre, degrees.
+        radius_deg : float
+            Cone radius, degrees.
+
+        Returns
+        -------
+        pathlib.Path
+        """
         return self.cache_dir / CacheKey.around(ra, dec, radius_deg, mag_limit=self.mag_limit).filename
 
     def stars_around(self, ra: float, dec: float, radius_deg: float) -> ReferenceCatalog:
@@ -236,6 +287,18 @@ class GaiaCatalog:
 
         Served from the cache file of the cone's key or, failing that, from any cached cone of the
         same columns that covers this one; otherwise queried (unless offline) and cached.
+
+        Parameters
+        ----------
+        ra, dec : float
+            Cone centre, degrees (ICRS).
+        radius_deg : float
+            Cone radius, degrees.
+
+        Returns
+        -------
+        ReferenceCatalog
+            Bands 'G', u g r i z and U B V R I (NaN where a star has no synthetic photometry).
 
         Raises
         ------

@@ -18,7 +18,19 @@ class CatalogSource(Protocol):
     """Anything that returns the reference stars of a cone on the sky."""
 
     def stars_around(self, ra: float, dec: float, radius_deg: float) -> ReferenceCatalog:
-        """Reference stars within ``radius_deg`` of (``ra``, ``dec``); all angles in deg (ICRS)."""
+        """Reference stars within ``radius_deg`` of (``ra``, ``dec``); all angles in deg (ICRS).
+
+        Parameters
+        ----------
+        ra, dec : float
+            Cone centre, degrees.
+        radius_deg : float
+            Cone radius, degrees.
+
+        Returns
+        -------
+        ReferenceCatalog
+        """
         ...
 
 
@@ -26,6 +38,11 @@ class LocalCatalog:
     """A reference catalogue file (FITS/LDAC, ECSV or CSV), read once when constructed.
 
     Positions are used as the file holds them (its own epoch; no proper-motion propagation).
+
+    Parameters
+    ----------
+    path : str or pathlib.Path
+        The file (see `~lco_cli.catalogs.files.read_reference_file`).
 
     Raises
     ------
@@ -38,7 +55,19 @@ class LocalCatalog:
         self.catalog = read_reference_file(self.path)
 
     def stars_around(self, ra: float, dec: float, radius_deg: float) -> ReferenceCatalog:
-        """The file's stars within ``radius_deg`` (inclusive) of (``ra``, ``dec``), all in deg."""
+        """The file's stars within ``radius_deg`` (inclusive) of (``ra``, ``dec``), all in deg.
+
+        Parameters
+        ----------
+        ra, dec : float
+            Cone centre, degrees.
+        radius_deg : float
+            Cone radius, degrees.
+
+        Returns
+        -------
+        ReferenceCatalog
+        """
         return self.catalog.select(in_cone(self.catalog.ra, self.catalog.dec, ra, dec, radius_deg))
 
 
@@ -56,7 +85,17 @@ def catalog_source(
     offline : bool
         ``--offline``: Gaia answers only from the cache.
     epoch : float, optional
-        Julian year to propagate Gaia positions to (see ``GaiaCatalog``).
+        Julian year to propagate Gaia positions to (see `GaiaCatalog`).
+
+    Returns
+    -------
+    CatalogSource
+        A `LocalCatalog` or a `GaiaCatalog`.
+
+    Raises
+    ------
+    CatalogError
+        The catalogue file cannot be read.
     """
     if catalog_file is not None:
         return LocalCatalog(catalog_file)

@@ -1,4 +1,4 @@
-"""`lco-reduce calibrations list|mark-bad|mark-good`: look after the calibration library."""
+"""``lco-reduce calibrations list|mark-bad|mark-good``: look after the calibration library."""
 
 from __future__ import annotations
 
@@ -12,7 +12,23 @@ DB_HELP = "calibration library: a SQLite file (default: ./calibrations.db) or a 
 
 
 def open_library(db: str | None) -> CalibrationLibrary:
-    """The library a --db option names: a URL, a SQLite file path, or ./calibrations.db."""
+    """The library a --db option names: a URL, a SQLite file path, or ./calibrations.db.
+
+    Parameters
+    ----------
+    db : str or None
+        A URL (``postgresql://...``, ``sqlite:///...``), a SQLite file, a folder holding
+        ``calibrations.db``, or None for ``./calibrations.db``.
+
+    Returns
+    -------
+    CalibrationLibrary
+
+    Raises
+    ------
+    LibraryError
+        The database cannot be opened.
+    """
     if db is None:
         return CalibrationLibrary.at(Path.cwd())
     if "://" in db:

@@ -1,4 +1,4 @@
-"""`lco-reduce demo`: simulate a small night with known truth, reduce it, and compare."""
+"""``lco-reduce demo``: simulate a small night with known truth, reduce it, and compare."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""`lco-reduce info`: what the pipeline understands of a frame, without reducing it."""
+"""``lco-reduce info``: what the pipeline understands of a frame, without reducing it."""
 
 from __future__ import annotations
 
@@ -23,7 +23,24 @@ NEEDS = {
 
 
 def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
-    """The lines `info` prints for one file (raises LcoError for a file it cannot understand)."""
+    """The lines ``lco-reduce info`` prints for one file.
+
+    Parameters
+    ----------
+    path : pathlib.Path
+        A raw file.
+    library : CalibrationLibrary or None
+        Where to look for the masters it would use.
+
+    Returns
+    -------
+    list of str
+
+    Raises
+    ------
+    LcoError
+        A file it cannot understand (unreadable, unknown camera, ...).
+    """
     raw = read_raw(path)
     meta = raw.meta
     camera = camera_for(raw)

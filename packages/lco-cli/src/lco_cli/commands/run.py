@@ -1,4 +1,4 @@
-"""`lco-reduce run`: reduce everything given, in dependency order, and report."""
+"""``lco-reduce run``: reduce everything given, in dependency order, and report."""
 
 from __future__ import annotations
 
@@ -35,7 +35,47 @@ def reduce_night(
     thumbnails: bool = True,
     console: Console | None = None,
 ) -> tuple[NightResult, int]:
-    """Run a night (the `run` command's body, callable from Python and the demo)."""
+    """Run a night (the ``run`` command's body, callable from Python and the demo).
+
+    Parameters
+    ----------
+    paths : tuple of str
+        Raw files or folders (searched recursively).
+    out : pathlib.Path
+        Folder for products, masters, ``summary.json`` and ``report.html``.
+    db : str, optional
+        Calibration library (default ``OUT/calibrations.db``).
+    catalog : pathlib.Path, optional
+        Reference catalogue file.
+    offline : bool
+        Never query Gaia.
+    workers : int, optional
+        Local worker processes (default: one per core).
+    scheduler : str, optional
+        Address of a Dask scheduler (then ``workers`` is ignored).
+    force : bool
+        Reduce frames the library says are done.
+    quiet : bool
+        No progress display.
+    min_frames : int
+        Frames a master needs.
+    thumbnails : bool
+        Write thumbnails for the report.
+    console : rich.console.Console, optional
+        Where progress and the summary go (default: stderr).
+
+    Returns
+    -------
+    result : NightResult
+        Every frame's outcome and the masters built.
+    code : int
+        The exit code: 0 all succeeded, 1 some failed.
+
+    Raises
+    ------
+    click.BadParameter
+        A path does not exist.
+    """
     for name in paths:
         if not Path(name).exists():
             raise click.BadParameter(f"{name}: no such file or folder", param_hint="PATH")

@@ -25,7 +25,19 @@ _EXAMPLES = "e.g. sqlite:///path/to/calibrations.db or postgresql://user:passwor
 def parse_url(url: str) -> URL:
     """The SQLAlchemy URL of a library: SQLite or PostgreSQL; ``postgresql://`` means psycopg 3.
 
-    Raises `LibraryError` for text that is not a URL or names another kind of database.
+    Parameters
+    ----------
+    url : str
+        E.g. ``sqlite:///path/calibrations.db`` or ``postgresql://user:password@host/db``.
+
+    Returns
+    -------
+    sqlalchemy.engine.URL
+
+    Raises
+    ------
+    LibraryError
+        Text that is not a URL, or names another kind of database.
     """
     try:
         parsed = make_url(url)
@@ -44,7 +56,25 @@ def parse_url(url: str) -> URL:
 
 
 def open_engine(url: URL) -> Engine:
-    """An engine for ``url``; a SQLite file's folder is created, the file is created on first connection."""
+    """An engine for ``url``; a SQLite file's folder is created, the file is created on first connection.
+
+    SQLite connections use WAL mode and a 30 s busy timeout; PostgreSQL connections are
+    pre-pinged.
+
+    Parameters
+    ----------
+    url : sqlalchemy.engine.URL
+        From `parse_url`.
+
+    Returns
+    -------
+    sqlalchemy.engine.Engine
+
+    Raises
+    ------
+    LibraryError
+        The SQLite file's folder cannot be created.
+    """
     if url.get_backend_name() != "sqlite":
         # Pre-ping: a long night's run outlives server-side idle timeouts of pooled connections.
         return create_engine(url, pool_pre_ping=True)
@@ -87,7 +117,19 @@ def _sqlite_begin(connection: Connection) -> None:
 
 
 def dialect_insert(engine: Engine, model: type[Base]) -> sqlite.Insert | postgresql.Insert:
-    """An INSERT with the backend's ``ON CONFLICT`` (upsert) clause available."""
+    """An INSERT with the backend's ``ON CONFLICT`` (upsert) clause available.
+
+    Parameters
+    ----------
+    engine : sqlalchemy.engine.Engine
+        The library's engine.
+    model : type
+        A table class of `lco_cli.library.schema`.
+
+    Returns
+    -------
+    sqlalchemy.dialects.sqlite.Insert or sqlalchemy.dialects.postgresql.Insert
+    """
     if engine.dialect.name == "postgresql":
         return postgresql.insert(model)
     return sqlite.insert(model)

@@ -15,7 +15,17 @@ class LibraryError(LcoError):
 
 
 class SchemaTooNewError(LibraryError):
-    """The database was written by a newer lco-reduce whose schema this code does not understand."""
+    """The database was written by a newer lco-reduce whose schema this code does not understand.
+
+    Parameters
+    ----------
+    database : str
+        The database (password hidden).
+    stored : int
+        Its schema version.
+    understood : int
+        `~lco_cli.library.schema.SCHEMA_VERSION`.
+    """
 
     def __init__(self, database: str, stored: int, understood: int) -> None:
         self.database = database
@@ -37,6 +47,23 @@ class MasterNotFoundError(LibraryError):
     The message names the request and how the closest candidate differs, e.g.
     ``no good master skyflat for fa99 binning 1x1 mode full_frame filter 'rp' (closest: 2026-01-02
     for filter 'ip')``.
+
+    Parameters
+    ----------
+    kind : MasterKind
+        The kind asked for.
+    camera, binning, configuration_mode : str
+        The frame's INSTRUME, binning ('1x1') and CONFMODE.
+    date_obs : datetime.datetime
+        The frame's DATE-OBS.
+    filter : str, optional
+        Its FILTER (flats).
+    set_temperature : float, optional
+        Its CCDSTEMP, degrees Celsius (darks).
+    temperature_tolerance : float
+        Degrees Celsius.
+    closest : MasterEntry, optional
+        The nearest near-miss.
     """
 
     def __init__(
@@ -115,5 +142,18 @@ def temperature_matches(master: float | None, wanted: float | None, tolerance: f
     """Whether a dark at set temperature ``master`` (deg C) serves a frame at ``wanted``.
 
     An unknown temperature on either side matches: the rule can only be applied when both are known.
+
+    Parameters
+    ----------
+    master : float or None
+        The dark's set temperature, degrees Celsius.
+    wanted : float or None
+        The frame's set temperature, degrees Celsius.
+    tolerance : float
+        Largest difference, degrees Celsius.
+
+    Returns
+    -------
+    bool
     """
     return master is None or wanted is None or abs(master - wanted) <= tolerance

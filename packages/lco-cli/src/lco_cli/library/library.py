@@ -35,7 +35,17 @@ _CHUNK = 1 << 20
 
 
 def file_checksum(path: str | os.PathLike[str]) -> str:
-    """SHA-256 of a file's contents as 64 hex digits, read in 1 MiB chunks (memory stays bounded)."""
+    """SHA-256 of a file's contents as 64 hex digits, read in 1 MiB chunks (memory stays bounded).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The file.
+
+    Returns
+    -------
+    str
+    """
     digest = hashlib.sha256()
     with open(path, "rb") as stream:
         while chunk := stream.read(_CHUNK):
@@ -84,7 +94,17 @@ class CalibrationLibrary:
 
     @classmethod
     def at(cls, folder: Path) -> CalibrationLibrary:
-        """The SQLite library ``folder/calibrations.db`` (the default of ``lco-reduce``); folder created."""
+        """The SQLite library ``folder/calibrations.db`` (the default of ``lco-reduce``); folder created.
+
+        Parameters
+        ----------
+        folder : pathlib.Path
+            The folder (made absolute, so worker processes open the same file).
+
+        Returns
+        -------
+        CalibrationLibrary
+        """
         # Absolute, so that `url` opens the same file from worker processes in other folders.
         folder = Path(folder).absolute()
         return cls(URL.create("sqlite", database=str(folder / DEFAULT_DATABASE_NAME)).render_as_string())
@@ -205,6 +225,29 @@ class CalibrationLibrary:
         (deg C) of ``set_temperature`` (when both are known). Equally close masters are
         separated by the newest ``created``, then the highest id.
 
+        Parameters
+        ----------
+        kind : MasterKind
+            Bias, dark or sky flat.
+        camera : str
+            INSTRUME.
+        binning : str or Binning
+            E.g. '1x1'.
+        configuration_mode : str
+            CONFMODE.
+        date_obs : datetime.datetime
+            The frame's DATE-OBS, time-zone aware.
+        filter : str, optional
+            FILTER (matched for sky flats).
+        set_temperature : float, optional
+            CCDSTEMP, degrees Celsius (matched for darks).
+        temperature_tolerance : float
+            Degrees Celsius.
+
+        Returns
+        -------
+        MasterEntry
+
         Raises
         ------
         MasterNotFoundError
@@ -280,7 +323,22 @@ class CalibrationLibrary:
     def mark(self, path_or_id: str | int, *, good: bool) -> MasterEntry:
         """Mark a master (by path or id) good or bad; a bad master is never selected.
 
-        Raises `LibraryError` when no master has that path or id.
+        Parameters
+        ----------
+        path_or_id : str or int
+            The master's registered path, or its id.
+        good : bool
+            Good (selectable) or bad.
+
+        Returns
+        -------
+        MasterEntry
+            The updated row.
+
+        Raises
+        ------
+        LibraryError
+            No master has that path or id.
         """
         which = MasterRow.id == path_or_id if isinstance(path_or_id, int) else MasterRow.path == path_or_id
         label = "good" if good else "bad"
@@ -296,7 +354,19 @@ class CalibrationLibrary:
     def masters(
         self, *, camera: str | None = None, kind: MasterKind | None = None
     ) -> tuple[MasterEntry, ...]:
-        """Registered masters (good and bad), optionally of one camera and kind, ordered by DATE-OBS."""
+        """Registered masters (good and bad), optionally of one camera and kind, ordered by DATE-OBS.
+
+        Parameters
+        ----------
+        camera : str, optional
+            Only this INSTRUME.
+        kind : MasterKind, optional
+            Only this kind.
+
+        Returns
+        -------
+        tuple of MasterEntry
+        """
         query = select(MasterRow).order_by(MasterRow.date_obs, MasterRow.id)
         if camera is not None:
             query = query.where(MasterRow.camera == camera)
@@ -312,9 +382,29 @@ class CalibrationLibrary:
     ) -> FrameRecord:
         """Record the outcome of processing the file ``path`` (SHA-256 ``checksum``).
 
-        ``status`` is 'ok', 'failed' or 'skipped'; ``reason`` says why it was not ok; ``products``
-        are the files written. The record replaces the previous one for ``path``; ``tries``
-        counts every call.
+        The record replaces the previous one for ``path``; ``tries`` counts every call.
+
+        Parameters
+        ----------
+        path : str
+            The raw file.
+        checksum : str
+            Its SHA-256 (`file_checksum`).
+        status : str
+            'ok', 'failed' or 'skipped'.
+        reason : str
+            Why it was not ok.
+        products : sequence of str
+            The files written.
+
+        Returns
+        -------
+        FrameRecord
+
+        Raises
+        ------
+        LibraryError
+            An unknown status, or the database cannot be written.
         """
         if status not in FRAME_STATUSES:
             raise LibraryError(f"{path}: frame status {status!r} is not one of {', '.join(FRAME_STATUSES)}")
@@ -338,7 +428,17 @@ class CalibrationLibrary:
             return _frame_record(row)
 
     def frame(self, path: str) -> FrameRecord | None:
-        """The last recorded outcome for ``path``, or None if it was never recorded."""
+        """The last recorded outcome for ``path``, or None if it was never recorded.
+
+        Parameters
+        ----------
+        path : str
+            The raw file.
+
+        Returns
+        -------
+        FrameRecord or None
+        """
         with self._errors(f"read the record of frame {path}"), self._read() as session:
             row = session.scalars(
                 select(ProcessedFrameRow).where(ProcessedFrameRow.path == path)
@@ -346,7 +446,19 @@ class CalibrationLibrary:
             return None if row is None else _frame_record(row)
 
     def is_done(self, path: str, checksum: str) -> bool:
-        """Whether a previous run finished this exact file: status 'ok' with the same checksum."""
+        """Whether a previous run finished this exact file: status 'ok' with the same checksum.
+
+        Parameters
+        ----------
+        path : str
+            The raw file.
+        checksum : str
+            Its SHA-256 now.
+
+        Returns
+        -------
+        bool
+        """
         query = select(ProcessedFrameRow.id).where(
             ProcessedFrameRow.path == path,
             ProcessedFrameRow.checksum == checksum,

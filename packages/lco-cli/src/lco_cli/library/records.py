@@ -8,7 +8,7 @@ import attrs
 
 from lco_core.master import MasterKind
 
-#: The outcomes `CalibrationLibrary.record_frame` accepts for a processed frame.
+#: The outcomes `~lco_cli.library.library.CalibrationLibrary.record_frame` accepts for a processed frame.
 FRAME_STATUSES = ("ok", "failed", "skipped")
 
 
@@ -16,10 +16,32 @@ FRAME_STATUSES = ("ok", "failed", "skipped")
 class MasterEntry:
     """One registered master.
 
-    ``binning`` is ``str(Binning)`` ('1x1', '2x2'); ``filter`` matters for sky flats only and
-    ``set_temperature`` (deg C) for darks only, though both are stored as registered.
-    ``date_obs`` is the mean DATE-OBS of the master's inputs; ``created`` is when this file was
-    registered (both UTC, time-zone aware). ``good`` is False once the master is marked bad.
+    Attributes
+    ----------
+    id : int
+        Row id.
+    kind : MasterKind
+        Bias, dark or sky flat.
+    site, telescope, camera : str
+        SITEID, TELESCOP and INSTRUME.
+    binning : str
+        ``str(Binning)``: '1x1', '2x2'.
+    configuration_mode : str
+        CONFMODE.
+    filter : str or None
+        Matters for sky flats only (stored as registered).
+    set_temperature : float or None
+        CCDSTEMP, degrees Celsius; matters for darks only.
+    date_obs : datetime.datetime
+        Mean DATE-OBS of the master's inputs, UTC, time-zone aware.
+    path : str
+        The master file (its identity).
+    checksum : str
+        SHA-256 of the file.
+    good : bool
+        False once the master is marked bad.
+    created : datetime.datetime
+        When this file was registered, UTC.
     """
 
     id: int
@@ -42,8 +64,22 @@ class MasterEntry:
 class FrameRecord:
     """The last outcome of processing one input file.
 
-    ``status`` is one of `FRAME_STATUSES`; ``tries`` counts every recorded attempt;
-    ``checksum`` is the SHA-256 of the file that was processed; ``updated`` is UTC, time-zone aware.
+    Attributes
+    ----------
+    path : str
+        The raw file.
+    checksum : str
+        SHA-256 of the file that was processed.
+    status : str
+        One of `FRAME_STATUSES`.
+    tries : int
+        Every recorded attempt.
+    reason : str
+        Why it was not ok.
+    products : tuple of str
+        The files written.
+    updated : datetime.datetime
+        UTC, time-zone aware.
     """
 
     path: str

@@ -19,10 +19,30 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
     stored as naive UTC, which keeps its text form ordered like the instants it names.
     """
 
+    #: The column type underneath: ``DateTime(timezone=True)``.
     impl = DateTime(timezone=True)
+    #: Safe for SQLAlchemy's statement cache (the type has no per-instance state).
     cache_ok = True
 
     def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """The value to store: UTC (naive on SQLite).
+
+        Parameters
+        ----------
+        value : datetime.datetime or None
+            A time-zone aware instant.
+        dialect : sqlalchemy.engine.Dialect
+            The backend.
+
+        Returns
+        -------
+        datetime.datetime or None
+
+        Raises
+        ------
+        ValueError
+            A naive datetime (it could be local time or UTC).
+        """
         if value is None:
             return None
         if value.tzinfo is None:
@@ -32,6 +52,19 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         return utc.replace(tzinfo=None) if dialect.name == "sqlite" else utc
 
     def process_result_value(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
+        """The stored value as a time-zone aware UTC instant.
+
+        Parameters
+        ----------
+        value : datetime.datetime or None
+            As the backend returns it.
+        dialect : sqlalchemy.engine.Dialect
+            The backend.
+
+        Returns
+        -------
+        datetime.datetime or None
+        """
         if value is None:
             return None
         return value.replace(tzinfo=dt.UTC) if value.tzinfo is None else value.astimezone(dt.UTC)
@@ -47,7 +80,9 @@ class SchemaVersionRow(Base):
     __tablename__ = "schema_version"
     __table_args__ = (CheckConstraint("id = 1", name="ck_schema_version_single_row"),)
 
+    #: Always 1: the table holds one row.
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The `SCHEMA_VERSION` that wrote the database.
     version: Mapped[int]
 
 
@@ -63,20 +98,34 @@ class MasterRow(Base):
         ),
     )
 
+    #: Row id (``lco-reduce calibrations mark-bad ID``).
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: 'bias', 'dark' or 'skyflat'.
     kind: Mapped[str] = mapped_column(String)
+    #: SITEID.
     site: Mapped[str] = mapped_column(String)
+    #: TELESCOP.
     telescope: Mapped[str] = mapped_column(String)
+    #: INSTRUME.
     camera: Mapped[str] = mapped_column(String)
+    #: '1x1', '2x2', ...
     binning: Mapped[str] = mapped_column(String)
+    #: CONFMODE.
     configuration_mode: Mapped[str] = mapped_column(String)
+    #: FILTER (matched for sky flats).
     filter: Mapped[str | None] = mapped_column(String)
+    #: CCDSTEMP, degrees Celsius (matched for darks).
     set_temperature: Mapped[float | None]
+    #: Mean DATE-OBS of the inputs, UTC.
     date_obs: Mapped[dt.datetime] = mapped_column(UtcDateTime())
     # Unique so that two processes registering the same file cannot both insert it.
+    #: The master file.
     path: Mapped[str] = mapped_column(Text, unique=True)
+    #: SHA-256 of the file.
     checksum: Mapped[str] = mapped_column(String)
+    #: False once marked bad (never selected).
     good: Mapped[bool]
+    #: When the file was registered, UTC.
     created: Mapped[dt.datetime] = mapped_column(UtcDateTime())
 
 
@@ -86,11 +135,19 @@ class ProcessedFrameRow(Base):
     __tablename__ = "processed_frames"
     __table_args__ = (CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="ck_frames_status"),)
 
+    #: Row id.
     id: Mapped[int] = mapped_column(primary_key=True)
+    #: The raw file.
     path: Mapped[str] = mapped_column(Text, unique=True)
+    #: SHA-256 of the file processed.
     checksum: Mapped[str] = mapped_column(String)
+    #: 'ok', 'failed' or 'skipped'.
     status: Mapped[str] = mapped_column(String)
+    #: Attempts recorded.
     tries: Mapped[int]
+    #: Why it was not ok.
     reason: Mapped[str] = mapped_column(Text)
+    #: The files written (a JSON list).
     products: Mapped[list[str]] = mapped_column(JSON)
+    #: When the record was written, UTC.
     updated: Mapped[dt.datetime] = mapped_column(UtcDateTime())

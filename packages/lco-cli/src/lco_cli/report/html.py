@@ -92,7 +92,21 @@ def _figures_table(figures: dict[str, object]) -> str:
 
 
 def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> Path:
-    """Write the night report to ``target`` atomically and return its path."""
+    """Write the night report to ``target`` atomically and return its path.
+
+    Parameters
+    ----------
+    result : NightResult
+        The run.
+    target : pathlib.Path
+        The HTML file.
+    thumbnails_dir : pathlib.Path
+        Where the thumbnails are.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     frames = list(result.frames)
     counts = Counter(f.status for f in frames)
     parts = [

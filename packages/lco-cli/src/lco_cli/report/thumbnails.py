@@ -37,7 +37,23 @@ def render_png(
     circles: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
     title: str = "",
 ) -> Path:
-    """Write a zscale greyscale PNG of ``image`` (block-averaged to ~512 px), atomically."""
+    """Write a zscale greyscale PNG of ``image`` (block-averaged to ~512 px), atomically.
+
+    Parameters
+    ----------
+    image : ndarray
+        The image.
+    target : pathlib.Path
+        The PNG file.
+    circles : (ndarray, ndarray), optional
+        1-based x and y of sources to circle.
+    title : str
+        Title above the image.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     factor = max(1, int(np.ceil(max(image.shape) / THUMBNAIL_PIXELS)))
     small = _binned(np.nan_to_num(np.asarray(image, dtype=np.float32)), factor)
     low, high = ZScaleInterval().get_limits(small)
@@ -67,7 +83,19 @@ def render_png(
 
 
 def write_thumbnail(frame: Frame, target: Path) -> Path:
-    """The frame's thumbnail with up to 300 of its brightest sources circled."""
+    """The frame's thumbnail with up to 300 of its brightest sources circled.
+
+    Parameters
+    ----------
+    frame : Frame
+        A processed frame.
+    target : pathlib.Path
+        The PNG file.
+
+    Returns
+    -------
+    pathlib.Path
+    """
     circles = None
     if frame.sources is not None and len(frame.sources):
         circles = (

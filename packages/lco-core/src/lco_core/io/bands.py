@@ -24,6 +24,23 @@ class BandReader:
 
     Uncompressed images are read with a seek and one read per band (no memory map, whose
     pages would stay resident); tile-compressed images decompress only the tiles of the band.
+    Open one with `open_bands`.
+
+    Parameters
+    ----------
+    path : str
+        The file (for error messages).
+    hdul : astropy.io.fits.HDUList
+        The open file.
+    extension : str or int
+        EXTNAME or index of a 2-D image HDU.
+    stream : binary file
+        The same file opened for reading (uncompressed images are read through it).
+
+    Raises
+    ------
+    FitsReadError
+        No such extension, or it is not a 2-D image.
     """
 
     def __init__(self, path: str, hdul: fits.HDUList, extension: str | int, stream: BinaryIO) -> None:
@@ -46,7 +63,24 @@ class BandReader:
             self._stream = stream
 
     def read(self, start: int, stop: int) -> npt.NDArray[np.float32]:
-        """Rows ``[start, stop)`` as float32 with BSCALE/BZERO applied."""
+        """Rows ``[start, stop)`` as float32 with BSCALE/BZERO applied.
+
+        Parameters
+        ----------
+        start, stop : int
+            0-based first row and one past the last.
+
+        Returns
+        -------
+        ndarray of float32, shape (stop - start, nx)
+
+        Raises
+        ------
+        ValueError
+            Rows outside the image.
+        FitsReadError
+            The file ends before the rows.
+        """
         if not 0 <= start < stop <= self.shape[0]:
             raise ValueError(f"rows [{start}, {stop}) outside an image of {self.shape[0]} rows")
         if self._compressed:
@@ -70,7 +104,24 @@ _BITPIX_TYPES = {8: "u1", 16: "i2", 32: "i4", 64: "i8", -32: "f4", -64: "f8"}
 
 @contextlib.contextmanager
 def open_bands(path: str | os.PathLike[str], extension: str | int) -> Iterator[BandReader]:
-    """A `BandReader` on one image extension of a FITS file, open for the ``with`` block."""
+    """A `BandReader` on one image extension of a FITS file, open for the ``with`` block.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The FITS file.
+    extension : str or int
+        EXTNAME or index of a 2-D image HDU.
+
+    Yields
+    ------
+    BandReader
+
+    Raises
+    ------
+    FitsReadError
+        Not a readable FITS file, or no such 2-D image extension.
+    """
     name = os.fspath(path)
     with open_fits(name) as hdul, open(name, "rb") as stream:
         yield BandReader(name, hdul, extension, stream)
@@ -86,10 +137,36 @@ def stack_files(
     maxiters: int = 1,
     band_bytes: int = BAND_BYTES,
 ) -> StackResult:
-    """`stack` the images of many files, reading one row band of every file at a time.
+    """`~lco_core.stacking.stack` the images of many files, reading one row band of every file at a time.
 
     Peak memory is the output planes plus one band of every input (``band_bytes``), however
     many files there are.
+
+    Parameters
+    ----------
+    paths : sequence of str or os.PathLike
+        Products of one shape (e.g. prepared calibration frames).
+    extension : str or int
+        The image to stack (electrons, or the master's units).
+    mask_extension, uncertainty_extension : str, int or None
+        The mask (non-zero = do not use) and 1-sigma uncertainty images; None to ignore.
+    nsigma : float
+        Rejection threshold in robust standard deviations.
+    maxiters : int
+        Clipping passes.
+    band_bytes : int
+        Bytes of all inputs' rows read at once.
+
+    Returns
+    -------
+    StackResult
+
+    Raises
+    ------
+    ShapeMismatchError
+        No files, or images of different shapes.
+    FitsReadError
+        A file or extension cannot be read.
     """
     if not paths:
         raise ShapeMismatchError("stack_files: no files to stack")

@@ -44,12 +44,51 @@ def _master_cards(master: Master) -> list[HeaderCard]:
 
 
 def write_master(path: str | os.PathLike[str], master: Master) -> Path:
-    """Write a master as a product (SCI, BPM, ERR) with ISMASTER, its inputs and its levels."""
+    """Write a master as a product (SCI, BPM, ERR) with ISMASTER, its inputs and its levels.
+
+    The SCI header gets ISMASTER = T, OBSTYPE, DATE-OBS (mean of the inputs), DAY-OBS,
+    NINPUTS and IMCOM001... (the inputs), and BIASLVL (bias), CCDATEMP, DRKTCOEF and
+    BUNIT = 'electron/s' (dark) or FLATLVL (flat).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; written atomically.
+    master : Master
+        The master.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ProductWriteError
+        The file cannot be written.
+    """
     return write_product(path, master.frame, keywords=tuple(_master_cards(master)))
 
 
 def read_master(path: str | os.PathLike[str]) -> Master:
-    """Read a master written by `write_master`; `FitsReadError` if the file is not a master."""
+    """Read a master written by `write_master`.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The master file.
+
+    Returns
+    -------
+    Master
+
+    Raises
+    ------
+    FitsReadError
+        Not a product, or ISMASTER is not T.
+    MissingKeywordError, MalformedKeywordError
+        NINPUTS is missing, or OBSTYPE is not BIAS, DARK or SKYFLAT.
+    """
     name = os.fspath(path)
     product = read_product(name)
     frame = product.frame
@@ -79,7 +118,27 @@ def read_master(path: str | os.PathLike[str]) -> Master:
 def write_bad_pixel_mask(
     path: str | os.PathLike[str], bpm: BadPixelMask, *, header: Header | None = None
 ) -> Path:
-    """Write a bad pixel mask: an empty primary and a uint8 'BPM' image with camera and binning."""
+    """Write a bad pixel mask: an empty primary and a uint8 'BPM' image with camera and binning.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file; written atomically.
+    bpm : BadPixelMask
+        The mask.
+    header : Header, optional
+        Cards to carry; OBSTYPE = 'BPM', INSTRUME, CCDSUM and DATE are set.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ProductWriteError
+        The file cannot be written.
+    """
     cards = (header or Header()).updated(
         (
             HeaderCard("OBSTYPE", "BPM", "Observation type"),
@@ -100,7 +159,23 @@ def write_bad_pixel_mask(
 
 
 def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
-    """Read the 'BPM' extension of a mask file or product (non-zero = bad)."""
+    """Read the 'BPM' extension of a mask file or product (non-zero = bad).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A file written by `write_bad_pixel_mask`, or any product.
+
+    Returns
+    -------
+    BadPixelMask
+        With the camera (INSTRUME) and binning (CCDSUM) the file states ('' when absent).
+
+    Raises
+    ------
+    FitsReadError
+        No BPM extension, or it is not 2-D.
+    """
     name = os.fspath(path)
     with open_fits(name) as hdul:
         if "BPM" not in hdul:

@@ -22,7 +22,19 @@ _UNSET_SECTION = re.compile(r"^\[\s*\d+\s*:\s*0\s*,\s*\d+\s*:\s*0\s*\]$")
 
 
 class HeaderReader:
-    """Typed access to one header, with errors that name the file, HDU and keyword."""
+    """Typed access to one header, with errors that name the file, HDU and keyword.
+
+    Values in `PLACEHOLDERS` and non-finite numbers count as absent.
+
+    Parameters
+    ----------
+    header : Header
+        The header.
+    path : str
+        Its file (for error messages).
+    hdu : str
+        Its HDU (for error messages).
+    """
 
     def __init__(self, header: Header, path: str, hdu: str) -> None:
         self.header = header
@@ -30,6 +42,17 @@ class HeaderReader:
         self.hdu = hdu
 
     def raw(self, keyword: str) -> HeaderValue:
+        """The value of ``keyword``, None when absent or a placeholder.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        str, int, float, bool or None
+        """
         value = self.header.get(keyword)
         if isinstance(value, str) and value.strip().upper() in PLACEHOLDERS:
             return None
@@ -38,22 +61,89 @@ class HeaderReader:
         return value
 
     def missing(self, keyword: str) -> MissingKeywordError:
+        """The error for a missing mandatory ``keyword`` of this header.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        MissingKeywordError
+        """
         return MissingKeywordError(self.path, self.hdu, keyword)
 
     def malformed(self, keyword: str, expected: str) -> MalformedKeywordError:
+        """The error for a ``keyword`` whose value is not ``expected``.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+        expected : str
+            What its value must be, e.g. ``'a number'``.
+
+        Returns
+        -------
+        MalformedKeywordError
+        """
         return MalformedKeywordError(self.path, self.hdu, keyword, self.header.get(keyword), expected)
 
     def text(self, keyword: str) -> str | None:
+        """The value as stripped text, None when absent.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        str or None
+        """
         value = self.raw(keyword)
         return None if value is None else str(value).strip()
 
     def required_text(self, keyword: str) -> str:
+        """The value as stripped text.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        str
+
+        Raises
+        ------
+        MissingKeywordError
+            Absent or a placeholder.
+        """
         value = self.text(keyword)
         if value is None:
             raise self.missing(keyword)
         return value
 
     def number(self, keyword: str) -> float | None:
+        """The value as a float, None when absent or not finite.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        float or None
+
+        Raises
+        ------
+        MalformedKeywordError
+            A value that is not a number (booleans included).
+        """
         value = self.raw(keyword)
         if value is None:
             return None
@@ -68,17 +158,67 @@ class HeaderReader:
         return number
 
     def required_number(self, keyword: str) -> float:
+        """The value as a float.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        float
+
+        Raises
+        ------
+        MissingKeywordError
+            Absent, a placeholder or not finite.
+        MalformedKeywordError
+            Not a number.
+        """
         value = self.number(keyword)
         if value is None:
             raise self.missing(keyword)
         return value
 
     def positive(self, keyword: str) -> float | None:
-        """A number that only means something when > 0 (LCO writes 0.0 for 'not known')."""
+        """A number that only means something when > 0 (LCO writes 0.0 for 'not known').
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        float or None
+            None when absent or <= 0.
+
+        Raises
+        ------
+        MalformedKeywordError
+            Not a number.
+        """
         value = self.number(keyword)
         return value if value is not None and value > 0 else None
 
     def section(self, keyword: str) -> Section | None:
+        """The value as a `Section`; None when absent, a placeholder or ``[1:0,1:0]``.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword, e.g. ``'BIASSEC'``.
+
+        Returns
+        -------
+        Section or None
+
+        Raises
+        ------
+        MalformedKeywordError
+            Text that is not a section.
+        """
         text = self.text(keyword)
         if text is None or _UNSET_SECTION.match(text):
             return None
@@ -89,7 +229,25 @@ class HeaderReader:
 
 
 def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKeywords:
-    """DATASEC, BIASSEC, TRIMSEC, DETSEC and DETSIZE of one header as `Section`s."""
+    """DATASEC, BIASSEC, TRIMSEC, DETSEC and DETSIZE of one header as sections.
+
+    Parameters
+    ----------
+    header : Header
+        The header.
+    path, hdu : str
+        Its file and HDU (for error messages).
+
+    Returns
+    -------
+    SectionKeywords
+        None for each keyword that is absent or unset.
+
+    Raises
+    ------
+    MalformedKeywordError
+        A section keyword that is not a section.
+    """
     reader = HeaderReader(header, path, hdu)
     return SectionKeywords(
         data=reader.section("DATASEC"),
@@ -101,7 +259,25 @@ def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKey
 
 
 def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | None:
-    """GAIN as one value or LCO's per-amplifier list ``'[3.3,3.4,3.3,3.4]'``; None when <= 0."""
+    """GAIN as one value or LCO's per-amplifier list ``'[3.3,3.4,3.3,3.4]'``; None when <= 0.
+
+    Parameters
+    ----------
+    header : Header
+        The header.
+    path, hdu : str
+        Its file and HDU (for error messages).
+
+    Returns
+    -------
+    tuple of float or None
+        Electrons per ADU; None when absent or every value is <= 0 (LCO's "not known").
+
+    Raises
+    ------
+    MalformedKeywordError
+        Not a number or list of numbers, or a list mixing positive and non-positive values.
+    """
     reader = HeaderReader(header, path, hdu)
     value = reader.raw("GAIN")
     if value is None:
@@ -193,9 +369,28 @@ def _nsubread(reader: HeaderReader) -> int:
 def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
     """Parse the typed facts of a frame from the header that carries them.
 
-    Raises `MissingKeywordError` or `MalformedKeywordError` (naming ``path``, ``hdu`` and the
-    keyword) for INSTRUME, OBSTYPE, SITEID, TELESCOP, DATE-OBS, DAY-OBS, EXPTIME and CCDSUM;
+    INSTRUME, OBSTYPE, SITEID, TELESCOP, DATE-OBS, DAY-OBS, EXPTIME and CCDSUM are mandatory;
     other keywords are optional and become ``None`` when absent or unset.
+
+    Parameters
+    ----------
+    header : Header
+        The header that carries the frame's keywords.
+    path : str
+        The file (its name becomes ``FrameMeta.filename``).
+    hdu : str
+        The HDU (for error messages).
+
+    Returns
+    -------
+    FrameMeta
+
+    Raises
+    ------
+    MissingKeywordError
+        A mandatory keyword is absent or a placeholder.
+    MalformedKeywordError
+        A keyword cannot be parsed (naming ``path``, ``hdu`` and the keyword).
     """
     reader = HeaderReader(header, path, hdu)
     filename = path.replace("\\", "/").rsplit("/", 1)[-1]

@@ -31,7 +31,15 @@ HISTORY_PREFIX = "lco-reduce: "
 
 @attrs.frozen(eq=False)
 class Product:
-    """A processed frame as stored: the frame and, for science frames, its source catalog."""
+    """A processed frame as stored: the frame and, for science frames, its source catalog.
+
+    Attributes
+    ----------
+    frame : Frame
+        SCI, BPM and ERR with the metadata, history and WCS read back.
+    catalog : astropy.table.Table or None
+        The CAT extension (also in ``frame.sources``).
+    """
 
     frame: Frame
     catalog: Table | None = None
@@ -103,8 +111,28 @@ def write_product(
     The file is written to a temporary name in the target folder, flushed to disk and renamed
     into place, so a crash never leaves a half-written product at ``path``. ``keywords`` are
     added to the SCI header (replacing cards of the same keyword), after the frame's own header.
+    Each processing step is written as a ``PROVnnnn`` card (JSON) and a HISTORY line.
 
-    Raises `ProductWriteError` when the frame is not assembled or the file cannot be written.
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file.
+    frame : Frame
+        An assembled frame.
+    catalog : astropy.table.Table, optional
+        The CAT extension; defaults to ``frame.sources``.
+    keywords : sequence of HeaderCard
+        Extra SCI cards (e.g. `~lco_stages.keywords.product_keywords`).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ProductWriteError
+        The frame is not assembled or the file cannot be written.
     """
     target = Path(path)
     if not frame.assembled:
@@ -130,7 +158,20 @@ def write_product(
 
 
 def write_atomically(hdul: fits.HDUList, target: Path) -> None:
-    """Write ``hdul`` to a temporary file beside ``target``, flush it to disk, rename it into place."""
+    """Write ``hdul`` to a temporary file beside ``target``, flush it to disk, rename it into place.
+
+    Parameters
+    ----------
+    hdul : astropy.io.fits.HDUList
+        What to write (with checksums).
+    target : pathlib.Path
+        The file; its folder is created.
+
+    Raises
+    ------
+    ProductWriteError
+        The folder or the file cannot be written (the temporary file is removed).
+    """
     folder = target.parent if str(target.parent) else Path(".")
     try:
         folder.mkdir(parents=True, exist_ok=True)
@@ -152,7 +193,26 @@ def write_atomically(hdul: fits.HDUList, target: Path) -> None:
 
 
 def read_product(path: str | os.PathLike[str]) -> Product:
-    """Read a product written by `write_product` back into a `Frame` (and its catalog)."""
+    """Read a product written by `write_product` back into a `Frame` (and its catalog).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        The product.
+
+    Returns
+    -------
+    Product
+        The frame with its history (from the PROV cards), its header, the CAT table as
+        ``sources`` and the WCS solution when WCSERR is present.
+
+    Raises
+    ------
+    FitsReadError
+        Not FITS, or no SCI, BPM or ERR extension.
+    MissingKeywordError, MalformedKeywordError
+        The SCI header lacks a mandatory keyword.
+    """
     name = os.fspath(path)
     with open_fits(name) as hdul:
         names = [hdu.name for hdu in hdul]
@@ -187,7 +247,19 @@ _WCS_KEYWORD = re.compile(
 
 
 def wcs_cards(header: Header) -> Header:
-    """The WCS keywords of a header (for `WcsSolution.cards`)."""
+    """The WCS keywords of a header (for ``WcsSolution.cards``).
+
+    Parameters
+    ----------
+    header : Header
+        Any header.
+
+    Returns
+    -------
+    Header
+        Its CTYPE, CRPIX, CRVAL, CD/PC, CDELT, SIP (``A_``, ``B_``, ``AP_``, ``BP_``), RADESYS, EQUINOX,
+        LONPOLE and LATPOLE cards.
+    """
     return Header(tuple(card for card in header.cards if _WCS_KEYWORD.match(card.keyword)))
 
 

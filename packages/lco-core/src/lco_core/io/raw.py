@@ -37,12 +37,49 @@ def _has_image(hdu: Any) -> bool:
 
 
 def read_meta(path: str | os.PathLike[str]) -> FrameMeta:
-    """Parse only the headers of a raw file into `FrameMeta` (no pixel is read)."""
+    """Parse only the headers of a raw file into `FrameMeta` (no pixel is read).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A raw file (.fits or .fits.fz).
+
+    Returns
+    -------
+    FrameMeta
+
+    Raises
+    ------
+    FitsReadError
+        Not FITS, truncated or an impossible size.
+    MissingKeywordError, MalformedKeywordError
+        A mandatory keyword is absent or unparseable.
+    """
     return read_headers(path)[0]
 
 
 def read_headers(path: str | os.PathLike[str]) -> tuple[FrameMeta, tuple[tuple[int, ...], ...]]:
-    """`FrameMeta` and the shape of every image HDU (numpy order), from the headers alone."""
+    """`FrameMeta` and the shape of every image HDU (numpy order), from the headers alone.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A raw file.
+
+    Returns
+    -------
+    meta : FrameMeta
+        Parsed from the header that carries INSTRUME.
+    shapes : tuple of tuple of int
+        Numpy shape of every HDU holding an image, in file order.
+
+    Raises
+    ------
+    FitsReadError
+        Not FITS, truncated or an impossible size.
+    MissingKeywordError, MalformedKeywordError
+        A mandatory keyword is absent or unparseable.
+    """
     name = os.fspath(path)
     with open_fits(name) as hdul:
         label, header = _meta_source(name, hdul)
@@ -57,6 +94,17 @@ def read_headers(path: str | os.PathLike[str]) -> tuple[FrameMeta, tuple[tuple[i
 
 def read_raw(path: str | os.PathLike[str]) -> RawFile:
     """Read a raw LCO file: metadata, and every image HDU as float32 with its sections.
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        A raw file: SBIG/Spectral single image, Sinistro multi-extension, or a legacy
+        Sinistro data cube; plain or fpack (``.fits.fz``) compressed.
+
+    Returns
+    -------
+    RawFile
+        Pixels in ADU (float32); the file is opened read-only and never modified.
 
     Raises
     ------

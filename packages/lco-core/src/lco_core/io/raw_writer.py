@@ -27,6 +27,8 @@ def write_raw(
 
     Parameters
     ----------
+    path : str or os.PathLike
+        Target file (``.fits.fz`` by LCO's convention when compressed); written atomically.
     primary : Header
         The frame's keywords (INSTRUME, OBSTYPE, ...).
     images : sequence of (extname, uint16 array, header)
@@ -36,6 +38,16 @@ def write_raw(
         image, as LCO's archive serves frames.
     images_in_primary : bool
         For uncompressed single-image frames: put the pixels in the primary HDU.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ProductWriteError
+        The file cannot be written.
     """
     target = Path(path)
     hdus: list[fits.hdu.base.ExtensionHDU | fits.PrimaryHDU] = []

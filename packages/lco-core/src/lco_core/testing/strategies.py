@@ -28,6 +28,21 @@ def stacks(
     """(N, H, W) float32 stacks: a per-pixel level plus noise, sometimes with repeated values.
 
     Values are drawn on a grid of 1/8 so ties (which make the MAD zero) happen often.
+
+    Parameters
+    ----------
+    draw : callable
+        Hypothesis's draw function (supplied by ``st.composite``; call ``stacks()``).
+    min_frames, max_frames : int
+        Range of N.
+    max_side : int
+        Largest H and W.
+    scale : float
+        Range of the per-pixel levels, +/- ``scale``.
+
+    Returns
+    -------
+    ndarray of float32, shape (N, H, W)
     """
     n = draw(st.integers(min_frames, max_frames))
     ny = draw(st.integers(1, max_side))
@@ -41,22 +56,73 @@ def stacks(
 
 
 def masks_for(cube: FloatCube, *, density: float = 0.2, seed: int = 0) -> npt.NDArray[np.bool_]:
-    """A random boolean mask shaped like ``cube``."""
+    """A random boolean mask shaped like ``cube``.
+
+    Parameters
+    ----------
+    cube : ndarray
+        The stack to mask.
+    density : float
+        Fraction of values masked, on average.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    ndarray of bool
+    """
     return np.random.default_rng(seed).random(cube.shape) < density
 
 
 def images(shape: tuple[int, int], *, low: float = -1e4, high: float = 1e4) -> st.SearchStrategy[FloatCube]:
-    """float32 images of ``shape`` with finite values in [low, high]."""
+    """float32 images of ``shape`` with finite values in [low, high].
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image shape.
+    low, high : float
+        Value range.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     return hnp.arrays(np.float32, shape, elements=st.floats(low, high, width=32))
 
 
 def binnings(max_factor: int = 3) -> st.SearchStrategy[Binning]:
+    """Binnings of 1 to ``max_factor`` on each axis.
+
+    Parameters
+    ----------
+    max_factor : int
+        Largest factor.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     return st.builds(Binning, st.integers(1, max_factor), st.integers(1, max_factor))
 
 
 @st.composite
 def sections(draw: st.DrawFn, *, max_coordinate: int = 64, allow_flips: bool = True) -> Section:
-    """Any valid section inside ``[1:max_coordinate, 1:max_coordinate]``, possibly flipped."""
+    """Any valid section inside ``[1:max_coordinate, 1:max_coordinate]``, possibly flipped.
+
+    Parameters
+    ----------
+    draw : callable
+        Hypothesis's draw function (supplied by ``st.composite``).
+    max_coordinate : int
+        Largest bound.
+    allow_flips : bool
+        Sections may be reversed on either axis.
+
+    Returns
+    -------
+    Section
+    """
     x1, x2 = sorted(draw(st.lists(st.integers(1, max_coordinate), min_size=2, max_size=2)))
     y1, y2 = sorted(draw(st.lists(st.integers(1, max_coordinate), min_size=2, max_size=2)))
     if allow_flips and draw(st.booleans()):
@@ -68,7 +134,17 @@ def sections(draw: st.DrawFn, *, max_coordinate: int = 64, allow_flips: bool = T
 
 @st.composite
 def amplifier_geometries(draw: st.DrawFn) -> tuple[Section, Section, Binning]:
-    """(data section, detector section, binning) that agree: detector span = data span x bin."""
+    """(data section, detector section, binning) that agree: detector span = data span x bin.
+
+    Parameters
+    ----------
+    draw : callable
+        Hypothesis's draw function (supplied by ``st.composite``).
+
+    Returns
+    -------
+    (Section, Section, Binning)
+    """
     binning = draw(binnings())
     nx = draw(st.integers(1, 12))
     ny = draw(st.integers(1, 12))
@@ -83,7 +159,17 @@ def amplifier_geometries(draw: st.DrawFn) -> tuple[Section, Section, Binning]:
 
 
 def frame_metas(obstype: ObsType | None = None) -> st.SearchStrategy[FrameMeta]:
-    """Plausible metadata of an LCO frame."""
+    """Plausible metadata of an LCO frame.
+
+    Parameters
+    ----------
+    obstype : ObsType, optional
+        Fix the OBSTYPE (any, by default).
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
     return st.builds(
         FrameMeta,
         filename=st.from_regex(
@@ -109,7 +195,19 @@ def frame_metas(obstype: ObsType | None = None) -> st.SearchStrategy[FrameMeta]:
 
 @st.composite
 def frames(draw: st.DrawFn, *, max_side: int = 16) -> Frame:
-    """Assembled frames with random pixels, masks and non-negative uncertainties."""
+    """Assembled frames with random pixels, masks and non-negative uncertainties.
+
+    Parameters
+    ----------
+    draw : callable
+        Hypothesis's draw function (supplied by ``st.composite``).
+    max_side : int
+        Largest side, pixels.
+
+    Returns
+    -------
+    Frame
+    """
     ny = draw(st.integers(1, max_side))
     nx = draw(st.integers(1, max_side))
     data = draw(images((ny, nx)))

@@ -14,8 +14,28 @@ class SimCamera:
     """A camera to simulate: the geometry its files will describe, and its site facts.
 
     ``camera`` is exactly what `lco_instruments.describe.camera_for` must recover from the
-    written headers. ``overscan_levels`` (ADU, per amplifier) are the electronic offsets;
-    ``pedestal`` (ADU) is the offset of a camera without overscan, removed by the master bias.
+    written headers.
+
+    Attributes
+    ----------
+    camera : Camera
+        The geometry, gains, read noise, saturation and crosstalk to simulate.
+    pixel_scale : float
+        Arcsec per binned pixel (PIXSCALE).
+    detector_size : Section
+        DETSIZE.
+    overscan_levels : tuple of float
+        Electronic offset of each amplifier, ADU.
+    site, telescope, enclosure : str
+        SITEID, TELESCOP and ENCID.
+    pedestal : float
+        Offset of a camera without overscan, ADU (removed by the master bias).
+    set_temperature : float
+        CCDSTEMP, degrees Celsius.
+    multi_extension : bool
+        Write one extension per amplifier (current Sinistros).
+    dark_temperature_coefficient : float
+        1/K; written as DRKTCOEF when non-zero.
     """
 
     camera: Camera
@@ -63,6 +83,30 @@ def sinistro(
     3 bottom-right (flipped in x), 4 top-right (flipped in both); each readout has 10
     parallel-overscan rows (5 binned) and 32 serial-overscan columns (16 binned) whose first
     few still carry charge trailing from the image and are left out of BIASSEC.
+
+    Parameters
+    ----------
+    amp_size : int
+        Side of an amplifier, unbinned pixels (small values make fast tests and figures).
+    mode : str
+        'full_frame' (1x1) or 'central_2k_2x2'.
+    name : str
+        INSTRUME.
+    site, telescope : str
+        SITEID and TELESCOP.
+    gains : (float, float, float, float)
+        Gain of each amplifier, electrons per ADU.
+    read_noise : float
+        Electrons.
+    crosstalk : dict of (int, int) to float, optional
+        ``{(i, j): CRSTLKij}``: fraction of amplifier i's signal appearing in amplifier j;
+        by default `SINISTRO_CROSSTALK`.
+
+    Returns
+    -------
+    SimCamera
+        Overscan levels near 2500 ADU, saturation 47500 ADU, MAXLIN 45000 ADU, 0.389 arcsec
+        per unbinned pixel.
     """
     binning = Binning(2, 2) if mode == "central_2k_2x2" else Binning(1, 1)
     side = amp_size // binning.x
@@ -120,7 +164,25 @@ def _margin(side: int) -> int:
 def sbig(
     *, size: int = 4096, binning: int = 2, name: str = "kb99", site: str = "lsc", telescope: str = "1m0-05"
 ) -> SimCamera:
-    """A 1 m SBIG STX-16803: one amplifier, no overscan (its offset comes from the master bias)."""
+    """A 1 m SBIG STX-16803: one amplifier, no overscan (its offset comes from the master bias).
+
+    Parameters
+    ----------
+    size : int
+        Detector side, unbinned pixels.
+    binning : int
+        Binning on both axes.
+    name : str
+        INSTRUME.
+    site, telescope : str
+        SITEID and TELESCOP.
+
+    Returns
+    -------
+    SimCamera
+        Gain 1.4 e-/ADU, read noise 13.5 e-, a 520 ADU pedestal, set temperature -20 C and
+        DRKTCOEF 0.09 /K.
+    """
     side = size // binning
     margin = _margin(side)
     camera = Camera(
@@ -161,7 +223,24 @@ def sbig(
 def spectral(
     *, size: int = 4096, binning: int = 2, name: str = "fs99", site: str = "ogg", telescope: str = "2m0-01"
 ) -> SimCamera:
-    """A 2 m Spectral camera: one amplifier with 32 serial-overscan columns."""
+    """A 2 m Spectral camera: one amplifier with 32 serial-overscan columns.
+
+    Parameters
+    ----------
+    size : int
+        Detector side, unbinned pixels.
+    binning : int
+        Binning on both axes.
+    name : str
+        INSTRUME.
+    site, telescope : str
+        SITEID and TELESCOP.
+
+    Returns
+    -------
+    SimCamera
+        Gain 7.7 e-/ADU, read noise 9 e-, overscan level 610 ADU.
+    """
     side = size // binning
     margin = _margin(side)
     serial, skipped = 32, 6

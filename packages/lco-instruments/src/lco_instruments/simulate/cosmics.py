@@ -37,9 +37,14 @@ MASK_THRESHOLD = 5.0
 
 @attrs.frozen
 class Track:
-    """One cosmic-ray track: from (x0, y0) to (x1, y1), 0-based px, depositing ``electrons`` e- in all.
+    """One cosmic-ray track.
 
-    ``electrons`` is exactly the charge of the whole track, including any part beyond the image edge.
+    Attributes
+    ----------
+    x0, y0, x1, y1 : float
+        Start and end, 0-based pixels.
+    electrons : float
+        The charge of the whole track, including any part beyond the image edge, electrons.
     """
 
     x0: float
@@ -67,8 +72,14 @@ def _track_tuple(tracks: tuple[Track, ...] | list[Track]) -> tuple[Track, ...]:
 class CosmicRays:
     """Charge deposited by cosmic rays during one exposure.
 
-    ``image``: e- per pixel (float32); ``mask``: pixels with a deposit above the threshold the
-    record was made with; ``tracks``: the true tracks, one per hit.
+    Attributes
+    ----------
+    image : ndarray of float32
+        Electrons per pixel.
+    mask : ndarray of bool
+        Pixels with a deposit above the threshold the record was made with.
+    tracks : tuple of Track
+        The true tracks, one per hit.
     """
 
     image: FloatImage = attrs.field(converter=read_only_float32)
@@ -150,10 +161,11 @@ def cosmic_rays(
 
     The number of tracks is Poisson with mean ``rate_per_cm2_s x area x exptime``, the area being
     ``ny x nx`` pixels of ``pixel_size_um``. Each track starts at a uniform position on the
-    image, runs in a uniform direction for a log-uniform 2-40 px, and deposits about 100-300
-    e- per px of length (several hundred to several thousand e- per track), fluctuating along
-    it; the charge is spread bilinearly, making a sharp line 1-2 px wide. Charge beyond the
-    image edge is lost.
+    image, runs in a uniform direction for a log-uniform 2-40 px, and deposits
+    ``DEPOSIT_PER_PX`` (600) e- per px of length times one plus an exponential tail of mean
+    ``DEPOSIT_TAIL`` (a most probable value with a Landau-like tail: about a thousand to some
+    tens of thousands of e- per track), fluctuating along it; the charge is spread bilinearly,
+    making a sharp line 1-2 px wide. Charge beyond the image edge is lost.
 
     Parameters
     ----------

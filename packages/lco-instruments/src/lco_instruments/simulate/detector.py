@@ -107,7 +107,20 @@ def bias_structure(
 
 @attrs.frozen(eq=False)
 class DarkCurrent:
-    """Dark current per pixel: ``rate`` in e-/s (float32) and the ``hot`` pixel mask (bool)."""
+    """Dark current per pixel.
+
+    Attributes
+    ----------
+    rate : ndarray of float32
+        Electrons per second.
+    hot : ndarray of bool
+        The hot pixels.
+
+    Raises
+    ------
+    ValueError
+        The two planes differ in shape.
+    """
 
     rate: FloatImage = attrs.field(converter=read_only_float32)
     hot: BoolImage = attrs.field(converter=_read_only_bool)
@@ -176,7 +189,17 @@ def dark_current(
 
 @attrs.frozen
 class Donut:
-    """One dust donut: ring centre (0-based px), ring radius (px), width (px) and fractional depth."""
+    """One dust donut (the out-of-focus shadow of a dust grain).
+
+    Attributes
+    ----------
+    x, y : float
+        Ring centre, 0-based pixels.
+    radius, width : float
+        Ring radius and Gaussian width, pixels.
+    depth : float
+        Fractional depth of the dip.
+    """
 
     x: float
     y: float
@@ -189,7 +212,16 @@ class Donut:
 class FlatField:
     """Relative pixel response (dimensionless, float32) with the truth it was built from.
 
-    ``bad_columns`` are 0-based column indices; ``low_response`` marks pixels with response < 0.5.
+    Attributes
+    ----------
+    response : ndarray of float32
+        Relative response (clipped mean 1 over the central half).
+    bad_columns : tuple of int
+        0-based column indices of the bad columns.
+    low_response : ndarray of bool
+        Pixels with response < 0.5.
+    donuts : tuple of Donut
+        The dust donuts.
     """
 
     response: FloatImage = attrs.field(converter=read_only_float32)
@@ -249,7 +281,18 @@ def _apply_bad_columns(
 
 
 def central_half(image: npt.NDArray[ScalarT]) -> npt.NDArray[ScalarT]:
-    """The central half of an image in each axis (the region a flat is normalised on)."""
+    """The central half of an image in each axis (the region a flat is normalised on).
+
+    Parameters
+    ----------
+    image : ndarray
+        2-D image.
+
+    Returns
+    -------
+    ndarray
+        A view of rows ``ny//4 : ny - ny//4`` and columns ``nx//4 : nx - nx//4``.
+    """
     ny, nx = image.shape
     return image[ny // 4 : ny - ny // 4, nx // 4 : nx - nx // 4]
 

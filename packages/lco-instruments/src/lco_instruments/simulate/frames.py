@@ -36,7 +36,17 @@ BoolImage = npt.NDArray[np.bool_]
 
 @attrs.frozen(eq=False)
 class Signatures:
-    """A camera's fixed signatures on the assembled (mosaic) image, binned pixels."""
+    """A camera's fixed signatures on the assembled (mosaic) image, binned pixels.
+
+    Attributes
+    ----------
+    bias : ndarray of float32
+        The bias structure a master bias must recover, electrons (mean zero).
+    dark : DarkCurrent
+        Dark current at the set temperature, electrons per second.
+    flat : FlatField
+        Relative response; clipped mean 1 over the central half.
+    """
 
     bias: FloatImage  # electrons, the structure a master bias must recover
     dark: DarkCurrent  # electrons per second at the set temperature
@@ -44,7 +54,19 @@ class Signatures:
 
 
 def camera_signatures(sim: SimCamera, *, seed: int) -> Signatures:
-    """Draw a camera's bias structure, dark current and flat field (deterministic by seed)."""
+    """Draw a camera's bias structure, dark current and flat field (deterministic by seed).
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    Signatures
+    """
     shape = sim.camera.mosaic_shape
     rng = np.random.default_rng([seed, 1])
     return Signatures(
@@ -56,7 +78,19 @@ def camera_signatures(sim: SimCamera, *, seed: int) -> Signatures:
 
 @attrs.frozen(eq=False)
 class Field:
-    """The sky a telescope points at: true stars and the true WCS of the mosaic."""
+    """The sky a telescope points at: true stars and the true WCS of the mosaic.
+
+    Attributes
+    ----------
+    catalog : StarCatalog
+        The true stars.
+    center_ra, center_dec : float
+        Field centre, degrees (ICRS).
+    zero_points : dict of str to float
+        Magnitude giving 1 e-/s, per filter.
+    seeing_arcsec : float
+        FWHM of the seeing, arcsec.
+    """
 
     catalog: StarCatalog
     center_ra: float
@@ -67,7 +101,35 @@ class Field:
 
 @attrs.frozen
 class Exposure:
-    """One exposure to simulate."""
+    """One exposure to simulate.
+
+    Attributes
+    ----------
+    obstype : ObsType
+        BIAS, DARK, SKYFLAT, EXPOSE or STANDARD.
+    exptime : float
+        Seconds.
+    start : datetime.datetime
+        DATE-OBS, UTC.
+    number : int
+        Frame number in the night (FRAMENUM, and the file name).
+    filter : str
+        FILTER.
+    sky_rate : float
+        Sky, electrons per second per pixel (science frames).
+    flat_level : float
+        Twilight level, electrons per pixel before the flat response (sky flats).
+    dither_arcsec : (float, float)
+        True pointing offset (east, north), arcsec.
+    pointing_error_arcsec : (float, float)
+        Header pointing minus truth (east, north), arcsec.
+    temperature_offset : float
+        CCDATEMP - CCDSTEMP, degrees Celsius.
+    cosmic_rays : bool
+        Deposit cosmic rays.
+    object_name : str
+        OBJECT.
+    """
 
     obstype: ObsType
     exptime: float
@@ -85,7 +147,37 @@ class Exposure:
 
 @attrs.frozen(eq=False)
 class FrameTruth:
-    """What went into one frame. Images are on the mosaic grid (before trimming), electrons."""
+    """What went into one frame. Images are on the mosaic grid (before trimming), electrons.
+
+    Attributes
+    ----------
+    filename : str
+        The raw file's name.
+    obstype : ObsType
+        OBSTYPE.
+    exptime : float
+        Seconds.
+    filter : str
+        FILTER.
+    overscan : tuple of float
+        Overscan level of each amplifier, ADU.
+    expected : ndarray of float32
+        Noise-free signal: light x flat + dark + bias structure, electrons.
+    sky : float
+        Sky per pixel before the flat, electrons.
+    stars : StarField
+        True positions (0-based, mosaic) and fluxes (electrons in the exposure).
+    cosmic : CosmicRays
+        The cosmic rays deposited.
+    saturated : ndarray of bool
+        Pixels clipped at the full well.
+    wcs : astropy.wcs.WCS
+        True WCS of the mosaic.
+    header_wcs : astropy.wcs.WCS
+        The (deliberately wrong) pointing the header claims.
+    fwhm_px : float
+        Seeing FWHM, pixels.
+    """
 
     filename: str
     obstype: ObsType
@@ -104,7 +196,21 @@ class FrameTruth:
 
 @attrs.frozen(eq=False)
 class SimulatedFrame:
-    """A raw frame ready to write: readouts (uint16 ADU), headers, and the truth."""
+    """A raw frame ready to write: readouts (uint16 ADU), headers, and the truth.
+
+    Attributes
+    ----------
+    filename : str
+        LCO's raw file name (``...-e00.fits.fz``).
+    primary : Header
+        The primary header.
+    readouts : tuple of ndarray of uint16
+        One readout per amplifier, ADU.
+    extension_headers : tuple of Header
+        One header per readout.
+    truth : FrameTruth
+        What went in.
+    """
 
     filename: str
     primary: Header
@@ -114,6 +220,21 @@ class SimulatedFrame:
 
 
 def filename_for(sim: SimCamera, exposure: Exposure) -> str:
+    """LCO's raw file name of an exposure, ``{site}{tel}-{camera}-{dayobs}-{nnnn}-{code}00.fits.fz``.
+
+    ``code`` is b, d, f, e or s for BIAS, DARK, SKYFLAT, EXPOSE and STANDARD.
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera.
+    exposure : Exposure
+        The exposure.
+
+    Returns
+    -------
+    str
+    """
     day_obs = _day_obs(exposure.start)
     code = OBSTYPE_CODES.get(exposure.obstype, "x")
     telescope = sim.telescope.replace("-", "")
@@ -126,6 +247,21 @@ def _day_obs(moment: dt.datetime) -> dt.date:
 
 
 def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
+    """The true TAN WCS of an exposure's mosaic: the field centre moved by the dither.
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera (mosaic shape and pixel scale).
+    field : Field
+        The field.
+    exposure : Exposure
+        The exposure (its dither).
+
+    Returns
+    -------
+    astropy.wcs.WCS
+    """
     dx, dy = exposure.dither_arcsec
     dec = field.center_dec + dy / 3600.0
     ra = field.center_ra + dx / 3600.0 / np.cos(np.radians(dec))
@@ -171,7 +307,25 @@ def _light(
 def simulate_frame(
     sim: SimCamera, signatures: Signatures, field: Field, exposure: Exposure, *, seed: int
 ) -> SimulatedFrame:
-    """Simulate one raw frame (deterministic by ``seed``) and keep everything that went in."""
+    """Simulate one raw frame (deterministic by ``seed``) and keep everything that went in.
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera.
+    signatures : Signatures
+        Its bias, dark and flat.
+    field : Field
+        The sky.
+    exposure : Exposure
+        What to expose.
+    seed : int
+        Random seed (combined with the exposure number).
+
+    Returns
+    -------
+    SimulatedFrame
+    """
     camera = sim.camera
     shape = camera.mosaic_shape
     rng = np.random.default_rng([seed, exposure.number, 2])

@@ -40,7 +40,25 @@ ZERO_POINTS = {
 
 @attrs.frozen(eq=False)
 class Night:
-    """What `simulate_night` wrote, and the truth behind it."""
+    """What `simulate_night` wrote, and the truth behind it.
+
+    Attributes
+    ----------
+    folder : pathlib.Path
+        Where the files are.
+    sim : SimCamera
+        The camera.
+    signatures : Signatures
+        Its bias, dark and flat.
+    field : Field
+        The sky.
+    paths : tuple of pathlib.Path
+        The raw files, in observing order.
+    truths : tuple of FrameTruth
+        What went into each, same order.
+    catalog_path : pathlib.Path
+        The reference catalogue (``refcat.ecsv``: ra, dec, mag).
+    """
 
     folder: Path
     sim: SimCamera
@@ -51,12 +69,39 @@ class Night:
     catalog_path: Path
 
     def truth_for(self, name: str) -> FrameTruth:
+        """The truth of the frame with file name ``name``.
+
+        Parameters
+        ----------
+        name : str
+            A raw file's name.
+
+        Returns
+        -------
+        FrameTruth
+
+        Raises
+        ------
+        KeyError
+            No such frame.
+        """
         for truth in self.truths:
             if truth.filename == name:
                 return truth
         raise KeyError(name)
 
     def paths_of(self, obstype: ObsType) -> tuple[Path, ...]:
+        """The raw files of one OBSTYPE, in observing order.
+
+        Parameters
+        ----------
+        obstype : ObsType
+            E.g. ``ObsType.BIAS``.
+
+        Returns
+        -------
+        tuple of pathlib.Path
+        """
         return tuple(p for p, t in zip(self.paths, self.truths, strict=True) if t.obstype is obstype)
 
 
@@ -69,7 +114,29 @@ def make_field(
     mag_range: tuple[float, float] = (12.0, 20.0),
     seeing_arcsec: float = 2.0,
 ) -> Field:
-    """A star field covering the camera's view plus a margin for dithers and pointing errors."""
+    """A star field covering the camera's view plus a margin for dithers and pointing errors.
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera (its field of view).
+    seed : int
+        Random seed.
+    stars_per_square_degree : float
+        Star density.
+    center : (float, float)
+        Field centre (RA, Dec), degrees.
+    mag_range : (float, float)
+        Brightest and faintest magnitude.
+    seeing_arcsec : float
+        Seeing FWHM, arcsec.
+
+    Returns
+    -------
+    Field
+        With `ZERO_POINTS` as its zero points; at least 5 stars, over the field's radius plus
+        5 arcmin.
+    """
     ny, nx = sim.camera.mosaic_shape
     half_diagonal = 0.5 * np.hypot(nx, ny) * sim.pixel_scale / 3600.0
     radius = half_diagonal + 5.0 / 60.0
@@ -99,7 +166,27 @@ def night_plan(
     start: dt.datetime,
     seed: int,
 ) -> list[Exposure]:
-    """The exposures of a night in observing order, with dithers and pointing errors drawn."""
+    """The exposures of a night in observing order, with dithers and pointing errors drawn.
+
+    Parameters
+    ----------
+    n_bias, n_dark, n_flat, n_science : int
+        Frames of each OBSTYPE (in that order).
+    filter : str
+        FILTER of the flats and science frames.
+    dark_exptime, flat_exptime, science_exptime : float
+        Exposure times, seconds.
+    start : datetime.datetime
+        Start of the first exposure, UTC; each next one starts 30 s after the previous ends.
+    seed : int
+        Random seed.
+
+    Returns
+    -------
+    list of Exposure
+        Sky flats dithered by up to 60 arcsec; science frames by up to 10 arcsec with header
+        pointing errors of 60-180 arcsec.
+    """
     rng = np.random.default_rng([seed, 4])
     base = Exposure(obstype=ObsType.BIAS, exptime=0.0, start=start, number=0, filter=filter)
     drafts = [base] * n_bias
@@ -150,7 +237,33 @@ def simulate_night(
     field: Field | None = None,
     compress: bool = True,
 ) -> Night:
-    """Simulate and write a night of raw frames (plus ``refcat.ecsv`` and ``truth.json``)."""
+    """Simulate and write a night of raw frames (plus ``refcat.ecsv`` and ``truth.json``).
+
+    Parameters
+    ----------
+    folder : str or pathlib.Path
+        Where to write (created).
+    sim : SimCamera
+        The camera.
+    seed : int
+        Random seed: the same seed gives the same night.
+    n_bias, n_dark, n_flat, n_science : int
+        Frames of each OBSTYPE.
+    filter : str
+        FILTER of the flats and science frames.
+    dark_exptime, flat_exptime, science_exptime : float
+        Exposure times, seconds.
+    start : datetime.datetime
+        Start of the night, UTC.
+    field : Field, optional
+        The sky; by default `make_field`.
+    compress : bool
+        Write ``.fits.fz`` (RICE tile compression) as LCO's archive serves frames.
+
+    Returns
+    -------
+    Night
+    """
     target = Path(folder)
     target.mkdir(parents=True, exist_ok=True)
     signatures = camera_signatures(sim, seed=seed)
@@ -173,6 +286,22 @@ def simulate_night(
 
 
 def write_frame(folder: Path, frame: SimulatedFrame, *, compress: bool = True) -> Path:
+    """Write a simulated frame in LCO's raw format (`~lco_core.io.raw_writer.write_raw`).
+
+    Parameters
+    ----------
+    folder : pathlib.Path
+        Target folder.
+    frame : SimulatedFrame
+        The frame.
+    compress : bool
+        ``.fits.fz`` (True) or plain ``.fits``.
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+    """
     name = frame.filename if compress else frame.filename.removesuffix(".fz")
     images = [
         ("SCI", readout, header)
@@ -182,7 +311,20 @@ def write_frame(folder: Path, frame: SimulatedFrame, *, compress: bool = True) -
 
 
 def truth_summary(night: Night) -> dict[str, object]:
-    """Scalars of the truth a person (or the demo) compares products with."""
+    """Scalars of the truth a person (or the demo) compares products with.
+
+    Parameters
+    ----------
+    night : Night
+        A simulated night.
+
+    Returns
+    -------
+    dict
+        Gains, read noise, crosstalk, bias rms, median dark rate, hot pixels, bad columns,
+        zero points and, per frame, overscan levels, sky, stars, cosmic-ray tracks, FWHM and
+        the true and header pointing (what ``truth.json`` holds).
+    """
     camera = night.sim.camera
     return {
         "camera": camera.name,

@@ -62,7 +62,20 @@ def _checked_shape(shape: tuple[int, int]) -> tuple[int, int]:
 
 @attrs.frozen(eq=False)
 class StarCatalog:
-    """True stars: ``ra`` and ``dec`` (ICRS, deg) and ``mag`` (mag), sorted brightest first."""
+    """True stars, sorted brightest first.
+
+    Attributes
+    ----------
+    ra, dec : ndarray of float64
+        ICRS position, degrees.
+    mag : ndarray of float64
+        Magnitude.
+
+    Raises
+    ------
+    ValueError
+        Columns of different lengths.
+    """
 
     ra: Float64Array = attrs.field(converter=_float64_vector)
     dec: Float64Array = attrs.field(converter=_float64_vector)
@@ -72,7 +85,12 @@ class StarCatalog:
         return len(self.ra)
 
     def to_table(self) -> Table:
-        """Columns ra, dec (deg) and mag (mag), as a reference catalogue file holds them."""
+        """Columns ra, dec (deg) and mag (mag), as a reference catalogue file holds them.
+
+        Returns
+        -------
+        astropy.table.Table
+        """
         return Table(
             {"ra": self.ra, "dec": self.dec, "mag": self.mag},
             units={"ra": u.deg, "dec": u.deg, "mag": u.mag},
@@ -218,7 +236,20 @@ def tan_wcs(
 
 
 def moffat_alpha(fwhm_px: float, beta: float) -> float:
-    """Moffat core width alpha (px) giving a full width at half maximum ``fwhm_px`` (px)."""
+    """Moffat core width alpha (px) giving a full width at half maximum ``fwhm_px`` (px).
+
+    Parameters
+    ----------
+    fwhm_px : float
+        FWHM, pixels.
+    beta : float
+        Moffat power index.
+
+    Returns
+    -------
+    float
+        ``fwhm / (2 sqrt(2**(1/beta) - 1))``, pixels.
+    """
     return fwhm_px / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0))
 
 
@@ -321,8 +352,18 @@ def _add_stamp(image: FloatImage, stamp: FloatImage, x0: int, y0: int) -> None:
 class StarField:
     """Stars of a catalogue on one image.
 
-    ``x``, ``y``: 0-based pixel positions (px); ``flux``: e- in the exposure; ``mag`` (mag),
-    ``ra`` and ``dec`` (deg) from the catalogue; ``inside``: the star's centre falls on the image.
+    Attributes
+    ----------
+    x, y : ndarray of float64
+        0-based pixel positions (a pixel's centre at its integer index).
+    flux : ndarray of float64
+        Electrons in the exposure.
+    mag : ndarray of float64
+        Catalogue magnitude.
+    ra, dec : ndarray of float64
+        Catalogue position, degrees.
+    inside : ndarray of bool
+        The star's centre falls on the image.
     """
 
     x: Float64Array = attrs.field(converter=_float64_vector)
@@ -337,7 +378,12 @@ class StarField:
         return len(self.x)
 
     def keep_inside(self) -> StarField:
-        """Only the stars whose centre falls on the image."""
+        """Only the stars whose centre falls on the image.
+
+        Returns
+        -------
+        StarField
+        """
         keep = self.inside
         return StarField(
             x=self.x[keep],
@@ -398,7 +444,24 @@ def project_stars(
 
 
 def sky_background(shape: tuple[int, int], level: float) -> FloatImage:
-    """A uniform sky of ``level`` e- per pixel (>= 0), float32, shape (ny, nx)."""
+    """A uniform sky of ``level`` e- per pixel (>= 0), float32, shape (ny, nx).
+
+    Parameters
+    ----------
+    shape : (int, int)
+        Image shape (ny, nx).
+    level : float
+        Electrons per pixel, >= 0.
+
+    Returns
+    -------
+    ndarray of float32
+
+    Raises
+    ------
+    ValueError
+        A negative level or an empty shape.
+    """
     ny, nx = _checked_shape(shape)
     if level < 0:
         raise ValueError(f"sky level must be >= 0 e-, got {level}")

@@ -15,6 +15,19 @@ def cameras(draw: st.DrawFn, *, max_side: int = 9, with_overscan: bool | None = 
 
     Readouts may carry prescan columns, serial-overscan columns and parallel-overscan rows
     around their data sections; the binning is 1 to 3 on each axis.
+
+    Parameters
+    ----------
+    draw : callable
+        Hypothesis's draw function (supplied by ``st.composite``; call ``cameras()``).
+    max_side : int
+        Largest amplifier side, binned pixels.
+    with_overscan : bool or None
+        Every amplifier has an overscan (True), none has (False), or each may (None).
+
+    Returns
+    -------
+    Camera
     """
     binning = Binning(draw(st.integers(1, 3)), draw(st.integers(1, 3)))
     columns, rows = draw(st.sampled_from([(1, 1), (2, 1), (1, 2), (2, 2)]))

@@ -2,7 +2,7 @@
 
 Positions here are complex numbers ``x + iy`` in pixels from the image centre: the sources as
 detected, the reference stars as the header pointing predicts them. The two differ by a
-similarity ``z_ref = a z + t`` (|a| close to 1, arg(a) the rotation error, t the pointing error),
+similarity ``z_ref = a z + t`` (``|a|`` close to 1, ``arg(a)`` the rotation error, ``t`` the pointing error),
 which the triangles of neighbouring stars reveal whatever the offset.
 """
 
@@ -59,20 +59,41 @@ def _points(z: ComplexArray) -> Float64Array:
 
 @attrs.frozen
 class Similarity:
-    """``z_ref = a z + t``: |a| the scale ratio, arg(a) the rotation (rad), t the shift (px)."""
+    """``z_ref = a z + t``: ``|a|`` the scale ratio, ``arg(a)`` the rotation (rad), ``t`` the shift (px).
+
+    Attributes
+    ----------
+    a : complex
+        Scale and rotation.
+    t : complex
+        Shift, pixels.
+    """
 
     a: complex
     t: complex
 
     @property
     def scale(self) -> float:
+        """The scale ratio ``|a|``."""
         return abs(self.a)
 
     @property
     def rotation_rad(self) -> float:
+        """The rotation ``arg(a)``, radians."""
         return math.atan2(self.a.imag, self.a.real)
 
     def apply(self, z: ComplexArray) -> ComplexArray:
+        """Map positions: ``a z + t``.
+
+        Parameters
+        ----------
+        z : ndarray of complex
+            Positions ``x + iy``, pixels.
+
+        Returns
+        -------
+        ndarray of complex
+        """
         return _complex(self.a * z + self.t)
 
 
@@ -132,9 +153,14 @@ def select_spread(
 class Triangles:
     """Triangles of a point list.
 
-    ``vertices`` (n, 3): point indices, vertex k opposite the k-th longest side, so that two
-    similar triangles list corresponding vertices in the same order. ``keys`` (n, 3): the shape
-    (second / longest and shortest / longest side) and the log of the longest side (px).
+    Attributes
+    ----------
+    vertices : ndarray of int64, shape (n, 3)
+        Point indices, vertex k opposite the k-th longest side, so that two similar triangles
+        list corresponding vertices in the same order.
+    keys : ndarray of float64, shape (n, 3)
+        The shape (second / longest and shortest / longest side) and the log of the longest
+        side (px).
     """
 
     vertices: IntArray = attrs.field(converter=read_only)
@@ -262,7 +288,17 @@ def _vote(a: ComplexArray, t: ComplexArray, *, lever: float, width: float) -> li
 
 @attrs.frozen(eq=False)
 class PatternMatch:
-    """The best pattern match: its similarity and the control points it pairs (indices)."""
+    """The best pattern match: its similarity and the control points it pairs (indices).
+
+    Attributes
+    ----------
+    similarity : Similarity
+        Source positions to predicted reference positions.
+    source, reference : ndarray of int64
+        Indices of the paired control points, pairwise.
+    votes : int
+        Triangle votes the hypothesis received.
+    """
 
     similarity: Similarity
     source: IntArray = attrs.field(converter=read_only)
@@ -271,6 +307,7 @@ class PatternMatch:
 
     @property
     def n_matched(self) -> int:
+        """Pairs found."""
         return len(self.source)
 
 
@@ -356,6 +393,24 @@ def search_trials(
 
     Shifts within ``max_shift`` px (area over the match disc), rotations and scales within their
     limits (steps that move a point ``lever`` px from the centre by ``radius``).
+
+    Parameters
+    ----------
+    max_shift : float
+        Largest shift searched, pixels.
+    max_rotation_rad : float
+        Largest rotation searched, radians.
+    scale_tolerance : float
+        Largest relative scale error searched.
+    lever : float
+        Typical distance of a point from the centre, pixels.
+    radius : float
+        Match radius, pixels.
+
+    Returns
+    -------
+    float
+        At least 1.
     """
     shifts = max(1.0, (max_shift + radius) ** 2 / radius**2)
     rotations = max(1.0, 2.0 * max_rotation_rad * lever / radius)
@@ -368,6 +423,20 @@ def false_alarm_probability(n_matched: int, expected_random: float, trials: floa
 
     ``expected_random`` is the mean number of chance pairs under one transform; the counts are
     Poisson, and the trials factor (Bonferroni) makes the bound conservative.
+
+    Parameters
+    ----------
+    n_matched : int
+        Pairs found.
+    expected_random : float
+        Mean number of chance pairs under one transform.
+    trials : float
+        Independent transforms tried (`search_trials`).
+
+    Returns
+    -------
+    float
+        ``min(1, trials x P(N >= n_matched))`` with N Poisson.
     """
     if n_matched <= 0:
         return 1.0

@@ -113,6 +113,7 @@ class AstrometrySolution:
 
     @property
     def solved(self) -> bool:
+        """WCSERR is 0."""
         return self.wcserr == WCSERR_SOLVED
 
 

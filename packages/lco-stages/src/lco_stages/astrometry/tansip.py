@@ -41,7 +41,18 @@ def _terms(degree: int) -> list[tuple[int, int]]:
 
 
 def n_terms(degree: int) -> int:
-    """Number of polynomial coefficients per axis of a fit of total ``degree`` (1 = TAN)."""
+    """Number of polynomial coefficients per axis of a fit of total ``degree`` (1 = TAN).
+
+    Parameters
+    ----------
+    degree : int
+        Total degree.
+
+    Returns
+    -------
+    int
+        ``(degree + 1)(degree + 2) / 2``.
+    """
     return (degree + 1) * (degree + 2) // 2
 
 
@@ -100,7 +111,17 @@ class TanSip:
         return math.sqrt(abs(float(np.linalg.det(self.cd)))) * 3600.0
 
     def with_degree(self, degree: int) -> TanSip:
-        """The same model with room for SIP terms up to ``degree`` (new terms zero)."""
+        """The same model with room for SIP terms up to ``degree`` (new terms zero).
+
+        Parameters
+        ----------
+        degree : int
+            Total degree (1 = TAN).
+
+        Returns
+        -------
+        TanSip
+        """
         size = max(2, degree + 1)
         a, b = np.zeros((size, size)), np.zeros((size, size))
         keep = min(size, self.sip_a.shape[0])
@@ -109,7 +130,18 @@ class TanSip:
         return TanSip(self.crval, self.crpix, self.cd, a, b)
 
     def intermediate(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
-        """Standard coordinates (xi east, eta north, deg) about ``crval`` of 1-based pixels."""
+        """Standard coordinates (xi east, eta north, deg) about ``crval`` of 1-based pixels.
+
+        Parameters
+        ----------
+        x, y : array_like of float
+            FITS 1-based pixel positions.
+
+        Returns
+        -------
+        xi, eta : ndarray of float64
+            Degrees.
+        """
         u = np.asarray(x, dtype=np.float64) - self.crpix[0]
         v = np.asarray(y, dtype=np.float64) - self.crpix[1]
         if self.degree > 1:
@@ -119,7 +151,18 @@ class TanSip:
         return xi, eta
 
     def pixel_to_sky(self, x: npt.ArrayLike, y: npt.ArrayLike) -> tuple[Float64Array, Float64Array]:
-        """(RA, Dec), deg, of 1-based pixel positions."""
+        """(RA, Dec), deg, of 1-based pixel positions.
+
+        Parameters
+        ----------
+        x, y : array_like of float
+            FITS 1-based pixel positions.
+
+        Returns
+        -------
+        ra, dec : ndarray of float64
+            Degrees.
+        """
         xi, eta = self.intermediate(x, y)
         return deproject(xi, eta, *self.crval)
 
@@ -128,6 +171,15 @@ class TanSip:
 
         With SIP, the inverse polynomials AP and BP (one degree higher) are fitted over the image
         so that software which uses them (DS9, SExtractor, SWarp) maps sky to pixels consistently.
+
+        Parameters
+        ----------
+        shape : (int, int)
+            Image shape (ny, nx).
+
+        Returns
+        -------
+        astropy.wcs.WCS
         """
         ny, nx = shape
         wcs = WCS(naxis=2)
