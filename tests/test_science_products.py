@@ -135,3 +135,20 @@ def test_a_field_without_its_reference_stars_fails_cleanly(
     assert cards["WCSERR"] == 4
     assert cards["L1ZP"] == "NaN"
     assert "WCSREASN" in cards
+
+
+def test_zero_point_holds_in_a_crowded_field(tmp_path: Path) -> None:
+    # 40000 stars per square degree: Kron apertures would collect neighbours' light; the zero
+    # point is fitted with aperture-corrected small-aperture fluxes instead.
+    sim = sinistro(amp_size=256)
+    field = make_field(sim, seed=21, stars_per_square_degree=40000)
+    crowded = simulate_night(tmp_path, sim, n_science=1, seed=21, science_exptime=300.0, field=field)
+    cal = masters_of(crowded)
+    frame, camera = load(crowded.paths_of(ObsType.EXPOSE)[0])
+    reference = read_reference_file(crowded.catalog_path)
+    result = science_recipe(camera, cal, reference=reference, pixel_scale=sim.pixel_scale)(frame)
+    step = result.steps("calibrate_photometry")[-1]
+    assert str(step.parameters["flux"]).startswith("fluxaper")
+    zero_point = step.diagnostics["L1ZP"]
+    assert isinstance(zero_point, float)
+    assert zero_point == pytest.approx(field.zero_points["rp"], abs=0.02)
