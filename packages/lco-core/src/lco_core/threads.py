@@ -2,7 +2,8 @@
 
 A worker of an N-process pool runs on one core: its kernels must not start a thread per core
 each, or N workers oversubscribe the machine. ``LCO_THREADS`` says how many a process may use
-(default: every core); `limited_threads` sets it, and numba's count, for a block of code.
+(default: every core); `limited_threads` sets it, numba's count and the OpenMP/BLAS pools
+(threadpoolctl) for a block of code.
 """
 
 from __future__ import annotations
@@ -30,25 +31,29 @@ def available_threads() -> int:
 
 @contextlib.contextmanager
 def limited_threads(count: int) -> Iterator[None]:
-    """Run the block with at most ``count`` threads for numba kernels and banded stages.
+    """Run the block with at most ``count`` threads for numba kernels, banded stages and the
+    OpenMP and BLAS pools of compiled libraries (astroscrappy is OpenMP-parallel).
 
     Parameters
     ----------
     count : int
-        Threads allowed (sets ``LCO_THREADS`` and numba's thread count; both restored after).
+        Threads allowed (sets ``LCO_THREADS``, numba's thread count and, through threadpoolctl,
+        the OpenMP/BLAS pools; all restored after).
 
     Yields
     ------
     None
     """
     import numba
+    from threadpoolctl import threadpool_limits
 
     previous_env = os.environ.get(VARIABLE)
     previous_numba = numba.get_num_threads()
     os.environ[VARIABLE] = str(count)
     numba.set_num_threads(max(1, min(count, previous_numba)))
     try:
-        yield
+        with threadpool_limits(limits=count):
+            yield
     finally:
         numba.set_num_threads(previous_numba)
         if previous_env is None:

@@ -7,6 +7,7 @@ from concurrent.futures import ThreadPoolExecutor
 import astroscrappy
 import numpy as np
 import numpy.typing as npt
+from threadpoolctl import threadpool_limits
 
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
@@ -79,6 +80,12 @@ def mask_cosmic_rays(
         data = np.ascontiguousarray(frame.data, dtype=np.float32)
 
         def detect(rows: slice) -> npt.NDArray[np.bool_]:
+            # The bands are the parallelism: astroscrappy's own OpenMP threads would multiply
+            # them (and OpenMP thread limits do not reach a new thread), so one per band.
+            with threadpool_limits(limits=1, user_api="openmp"):
+                return _detect(rows)
+
+        def _detect(rows: slice) -> npt.NDArray[np.bool_]:
             found, _ = astroscrappy.detect_cosmics(
                 data[rows], inmask=ignored[rows], sigclip=sigclip, sigfrac=sigfrac, objlim=objlim, gain=1.0,
                 readnoise=read_noise, satlevel=saturation, niter=niter, sepmed=True, cleantype="meanmask",
