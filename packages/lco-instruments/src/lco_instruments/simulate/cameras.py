@@ -161,6 +161,46 @@ def _margin(side: int) -> int:
     return max(1, round(10 * side / 2048))
 
 
+def _single_amplifier(
+    name: str,
+    family: CameraFamily,
+    *,
+    size: int,
+    binning: int,
+    serial: int,
+    gain: float,
+    read_noise: float,
+    saturation: float,
+    nonlinearity: float,
+    dark_temperature_coefficient: float | None = None,
+) -> Camera:
+    """A one-amplifier camera: ``serial`` overscan columns (the first 6 unused), trimmed edges."""
+    side = size // binning
+    margin = _margin(side)
+    skipped = 6
+    amplifier = AmplifierGeometry(
+        index=1,
+        readout_shape=(side, side + serial),
+        data_section=Section(1, side, 1, side),
+        bias_section=Section(side + skipped + 1, side + serial, 1, side) if serial else None,
+        detector_section=Section(1, size, 1, size),
+        gain=gain,
+        read_noise=read_noise,
+        saturation=saturation,
+        nonlinearity=nonlinearity,
+    )
+    return Camera(
+        name=name,
+        family=family,
+        binning=Binning(binning, binning),
+        configuration_mode="full_frame",
+        amplifiers=(amplifier,),
+        crosstalk=((0.0,),),
+        trim_section=Section(margin + 1, side - margin, margin + 1, side - margin),
+        dark_temperature_coefficient=dark_temperature_coefficient,
+    )
+
+
 def sbig(
     *, size: int = 4096, binning: int = 2, name: str = "kb99", site: str = "lsc", telescope: str = "1m0-05"
 ) -> SimCamera:
@@ -183,30 +223,10 @@ def sbig(
         Gain 1.4 e-/ADU, read noise 13.5 e-, a 520 ADU pedestal, set temperature -20 C and
         DRKTCOEF 0.09 /K.
     """
-    side = size // binning
-    margin = _margin(side)
-    camera = Camera(
-        name=name,
-        family=CameraFamily.SBIG,
-        binning=Binning(binning, binning),
-        configuration_mode="full_frame",
-        amplifiers=(
-            AmplifierGeometry(
-                index=1,
-                readout_shape=(side, side),
-                data_section=Section(1, side, 1, side),
-                bias_section=None,
-                detector_section=Section(1, size, 1, size),
-                gain=1.4,
-                read_noise=13.5,
-                saturation=46000.0,
-                nonlinearity=46000.0,
-            ),
-        ),
-        crosstalk=((0.0,),),
-        trim_section=Section(margin + 1, side - margin, margin + 1, side - margin),
-        dark_temperature_coefficient=0.09,
-    )
+    camera = _single_amplifier(
+        name, CameraFamily.SBIG, size=size, binning=binning, serial=0, gain=1.4, read_noise=13.5,
+        saturation=46000.0, nonlinearity=46000.0, dark_temperature_coefficient=0.09,
+    )  # fmt: skip
     return SimCamera(
         camera=camera,
         pixel_scale=0.2335 * binning,
@@ -241,30 +261,10 @@ def spectral(
     SimCamera
         Gain 7.7 e-/ADU, read noise 9 e-, overscan level 610 ADU.
     """
-    side = size // binning
-    margin = _margin(side)
-    serial, skipped = 32, 6
-    camera = Camera(
-        name=name,
-        family=CameraFamily.SPECTRAL,
-        binning=Binning(binning, binning),
-        configuration_mode="full_frame",
-        amplifiers=(
-            AmplifierGeometry(
-                index=1,
-                readout_shape=(side, side + serial),
-                data_section=Section(1, side, 1, side),
-                bias_section=Section(side + skipped + 1, side + serial, 1, side),
-                detector_section=Section(1, size, 1, size),
-                gain=7.7,
-                read_noise=9.0,
-                saturation=65000.0,
-                nonlinearity=60000.0,
-            ),
-        ),
-        crosstalk=((0.0,),),
-        trim_section=Section(margin + 1, side - margin, margin + 1, side - margin),
-    )
+    camera = _single_amplifier(
+        name, CameraFamily.SPECTRAL, size=size, binning=binning, serial=32, gain=7.7, read_noise=9.0,
+        saturation=65000.0, nonlinearity=60000.0,
+    )  # fmt: skip
     return SimCamera(
         camera=camera,
         pixel_scale=0.15 * binning,
