@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import sys
 import time
 from pathlib import Path
 
@@ -36,7 +37,8 @@ def demo(out: Path, workers: int | None, size: int, quiet: bool) -> int:
     Example:
       lco-reduce demo --out demo-night
     """
-    console = Console()
+    # Piped to a file or a CI log, rich would wrap the tables at 80 columns.
+    console = Console(width=None if sys.stdout.isatty() else 140)
     start = time.perf_counter()
     if out.exists():
         shutil.rmtree(out)  # a demo always starts from a fresh night
