@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
 from lco_cli.night import NightResult
+from lco_core.atomic import atomic_output
 
 
 def _clean(value: object) -> object:
@@ -62,10 +61,6 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
             for master in result.masters
         ],
     }
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        json.dump(_clean(document), stream, indent=1)
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target)
+    with atomic_output(target) as temporary:
+        temporary.write_text(json.dumps(_clean(document), indent=1), encoding="utf-8")
     return target

@@ -175,6 +175,19 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     ``flux`` to the aperture flux over the brighter half of the unflagged stars of S/N >= 50
     with no detected neighbour within ``ISOLATION_FWHM`` FWHMs. With fewer than 5 such stars,
     ``flux`` itself is used (the choice is recorded in the step's parameters).
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame with a source catalogue from `lco_stages.sources.detect_sources` (whose pixel
+        scale it reads).
+
+    Returns
+    -------
+    flux, flux_error : ndarray of float64
+        Per source, electrons in the exposure.
+    how : dict
+        ``flux`` (the column used) and ``aperture_correction`` (when one was applied).
     """
     catalog = frame.sources
     assert catalog is not None

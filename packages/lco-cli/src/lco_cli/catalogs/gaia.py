@@ -25,9 +25,7 @@ import datetime as dt
 import hashlib
 import io
 import math
-import os
 import re
-import tempfile
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -40,6 +38,7 @@ from lco_cli.catalogs._sky import angular_separation, in_cone, propagate
 from lco_cli.catalogs.errors import CatalogError, one_line
 from lco_cli.catalogs.files import catalog_from_table, find_columns, read_table
 from lco_core._arrays import Float64Array
+from lco_core.atomic import atomic_output
 from lco_core.catalog import ReferenceCatalog
 
 __all__ = ["GAIA_EPOCH", "GaiaCatalog", "GaiaQuery", "build_adql", "launch_gaia_query"]
@@ -171,15 +170,8 @@ def normalise_gaia_table(result: Table) -> Table:
 
 def _write_atomically(table: Table, target: Path) -> None:
     """Write ECSV next to ``target`` and rename it into place: a reader never sees half a file."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
-    try:
+    with atomic_output(target) as temporary:
         table.write(temporary, format="ascii.ecsv", overwrite=True)
-        os.replace(temporary, target)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 @attrs.frozen

@@ -6,8 +6,6 @@ import base64
 import datetime as dt
 import html
 import io
-import os
-import tempfile
 from collections import Counter
 from pathlib import Path
 
@@ -20,6 +18,7 @@ import matplotlib.pyplot as plt
 from lco_cli.night import NightResult
 from lco_cli.report.thumbnails import render_png
 from lco_cli.results import FrameResult
+from lco_core.atomic import atomic_output
 from lco_core.io import read_master
 
 STYLE = """
@@ -155,10 +154,6 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
             + "</div>"
         )
     parts.append("</div></body></html>")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    with os.fdopen(handle, "w", encoding="utf-8") as stream:
-        stream.write("".join(parts))
-    os.chmod(temporary, 0o644)
-    os.replace(temporary, target)
+    with atomic_output(target) as temporary:
+        temporary.write_text("".join(parts), encoding="utf-8")
     return target

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import matplotlib
@@ -16,6 +14,7 @@ import numpy.typing as npt
 from astropy.visualization import ZScaleInterval
 from matplotlib.patches import Circle
 
+from lco_core.atomic import atomic_output
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
 
@@ -69,16 +68,11 @@ def render_png(
     if title:
         axes.set_title(title, fontsize=8)
     figure.subplots_adjust(0, 0, 1, 0.95 if title else 1)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    os.close(handle)
     try:
-        figure.savefig(temporary, format="png")
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
+        with atomic_output(target) as temporary:
+            figure.savefig(temporary, format="png")
     finally:
         plt.close(figure)
-        Path(temporary).unlink(missing_ok=True)
     return target
 
 

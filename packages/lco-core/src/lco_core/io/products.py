@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -15,6 +14,7 @@ import numpy as np
 from astropy.io import fits
 from astropy.table import Table
 
+from lco_core.atomic import atomic_output
 from lco_core.errors import FitsReadError, ProductWriteError
 from lco_core.frame import Frame
 from lco_core.header import Header, HeaderCard
@@ -172,24 +172,11 @@ def write_atomically(hdul: fits.HDUList, target: Path) -> None:
     ProductWriteError
         The folder or the file cannot be written (the temporary file is removed).
     """
-    folder = target.parent if str(target.parent) else Path(".")
     try:
-        folder.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=folder)
-    except OSError as error:
-        raise ProductWriteError(str(target), error.strerror or str(error)) from None
-    try:
-        with os.fdopen(handle, "wb") as stream:
-            hdul.writeto(stream, output_verify="fix", checksum=True)
-            stream.flush()
-            os.fsync(stream.fileno())
-        os.chmod(temporary, 0o644)
-        os.replace(temporary, target)
-    except BaseException as error:
-        Path(temporary).unlink(missing_ok=True)
-        if isinstance(error, OSError | ValueError):
-            raise ProductWriteError(str(target), str(error)) from None
-        raise
+        with atomic_output(target) as temporary:
+            hdul.writeto(temporary, output_verify="fix", checksum=True, overwrite=True)
+    except (OSError, ValueError) as error:
+        raise ProductWriteError(str(target), getattr(error, "strerror", None) or str(error)) from None
 
 
 def read_product(path: str | os.PathLike[str]) -> Product:
