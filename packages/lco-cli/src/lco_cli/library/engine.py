@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sqlite3
+import time
 from pathlib import Path
 from typing import Any
 
@@ -102,8 +104,20 @@ def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
     try:
         # Busy timeout first: switching to WAL itself needs a lock another process may hold.
         cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
-        # WAL lets readers (selection, is_done) go on while another process writes.
-        cursor.execute("PRAGMA journal_mode = WAL")
+        # WAL lets readers (selection, is_done) go on while another process writes. Switching a
+        # new file to WAL needs it exclusively, and SQLite answers "database is locked" at once
+        # (without its busy handler) while another process holds it: retry until the timeout.
+        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        pause = 0.01
+        while True:
+            try:
+                cursor.execute("PRAGMA journal_mode = WAL")
+                break
+            except sqlite3.OperationalError as error:
+                if "locked" not in str(error) or time.monotonic() > deadline:
+                    raise
+                time.sleep(pause)
+                pause = min(pause * 2, 0.5)
     finally:
         cursor.close()
 
