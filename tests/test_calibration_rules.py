@@ -242,11 +242,11 @@ def _bias_master(shape: tuple[int, int]) -> Master:
 def test_bad_pixel_mask_sets_the_bad_bit() -> None:
     mask = np.zeros((4, 4), np.uint8)
     mask[1, 2] = 1
-    bpm = BadPixelMask(mask=mask, filename="bpm.fits", camera="fa99", binning="1x1")
+    bpm = BadPixelMask(mask=mask, filename="bpm.fits", camera="fa99", binning=Binning(1, 1))
     frame = _frame(_meta(ObsType.EXPOSE, exptime=1.0), np.zeros((4, 4)))
     flagged = apply_bad_pixel_mask(bpm)(attrs.evolve(frame, mask=np.full((4, 4), MaskBit.COSMIC, np.uint8)))
     assert flagged.mask[1, 2] == MaskBit.BAD | MaskBit.COSMIC
     assert (flagged.mask == MaskBit.COSMIC).sum() == 15
-    wrong = BadPixelMask(mask=mask, filename="bpm.fits", camera="kb12", binning="1x1")
+    wrong = BadPixelMask(mask=mask, filename="bpm.fits", camera="kb12", binning=Binning(1, 1))
     with pytest.raises(StageError, match="camera fa99 != kb12"):
         apply_bad_pixel_mask(wrong)(frame)

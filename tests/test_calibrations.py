@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import attrs
 import numpy as np
 import pytest
 from helpers import load, masters_of, reduce, trimmed
 
-from lco_core import ObsType
-from lco_core.io import read_master, write_master
+from lco_core import Binning, ObsType
+from lco_core.io import read_bad_pixel_mask, read_master, write_bad_pixel_mask, write_master
 from lco_instruments.simulate import Night, sbig, simulate_night, sinistro
 from lco_stages.bpm import make_bad_pixel_mask
 from lco_stages.masters import make_master_bias
@@ -141,6 +142,22 @@ def test_master_files_round_trip(tmp_path: Path, sinistro_masters: Calibrations)
     assert sinistro_masters.flat.filename == "cpt1m010-fa99-20260101-skyflat-bin1x1-rp.fits"
     assert sinistro_masters.bias is not None
     assert sinistro_masters.bias.filename == "cpt1m010-fa99-20260101-bias-bin1x1.fits"
+
+
+def test_bad_pixel_mask_round_trips_with_its_camera_and_binning(
+    tmp_path: Path, sinistro_masters: Calibrations
+) -> None:
+    assert sinistro_masters.flat is not None
+    bpm = make_bad_pixel_mask(flat=sinistro_masters.flat, filename="bpm.fits")
+    assert bpm.camera == "fa99"
+    assert bpm.binning == Binning(1, 1)
+    back = read_bad_pixel_mask(write_bad_pixel_mask(tmp_path / "bpm.fits", bpm))
+    assert (back.camera, back.binning) == (bpm.camera, bpm.binning)
+    np.testing.assert_array_equal(back.mask, bpm.mask)
+    # A mask for any camera and binning writes neither keyword and reads back as such.
+    anywhere = attrs.evolve(bpm, camera=None, binning=None)
+    back = read_bad_pixel_mask(write_bad_pixel_mask(tmp_path / "any.fits", anywhere))
+    assert (back.camera, back.binning) == (None, None)
 
 
 @pytest.fixture(scope="module")

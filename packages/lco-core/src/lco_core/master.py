@@ -11,6 +11,7 @@ import attrs
 from lco_core._arrays import MaskImage, read_only_mask
 from lco_core.frame import Frame
 from lco_core.meta import FrameMeta, ObsType
+from lco_core.section import Binning
 
 
 class MasterKind(enum.Enum):
@@ -92,16 +93,16 @@ class BadPixelMask:
         Non-zero where a pixel is bad (read-only).
     filename : str
         The mask's file name (L1IDMASK).
-    camera : str
-        INSTRUME the mask belongs to ('' matches any camera).
-    binning : str
-        ``str(Binning)``, e.g. '1x1' ('' matches any binning).
+    camera : str or None
+        INSTRUME the mask belongs to (None matches any camera).
+    binning : Binning or None
+        The binning it belongs to (None matches any binning).
     """
 
     mask: MaskImage = attrs.field(converter=read_only_mask)
     filename: str
-    camera: str
-    binning: str
+    camera: str | None
+    binning: Binning | None
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_+.]")

@@ -48,6 +48,11 @@ class Binning:
     def __str__(self) -> str:
         return f"{self.x}x{self.y}"
 
+    @property
+    def ccdsum(self) -> str:
+        """The CCDSUM header value, ``'x y'``."""
+        return f"{self.x} {self.y}"
+
 
 @attrs.frozen
 class Section:

@@ -28,9 +28,9 @@ def require_match(frame: Frame, master: Master, stage: str) -> None:
 def require_mask_match(frame: Frame, bpm: BadPixelMask, stage: str) -> None:
     require_assembled(frame, stage)
     problems = []
-    if bpm.camera and bpm.camera != frame.meta.camera:
+    if bpm.camera is not None and bpm.camera != frame.meta.camera:
         problems.append(f"camera {frame.meta.camera} != {bpm.camera}")
-    if bpm.binning and bpm.binning != str(frame.meta.binning):
+    if bpm.binning is not None and bpm.binning != frame.meta.binning:
         problems.append(f"binning {frame.meta.binning} != {bpm.binning}")
     if bpm.mask.shape != frame.shape:
         problems.append(f"shape {frame.shape} != {bpm.mask.shape}")

@@ -159,7 +159,7 @@ def make_bad_pixel_mask(
         bad |= bad_columns(flat.frame.data, column_sigma=column_sigma, low=True)
     meta = masters[0].frame.meta
     return BadPixelMask(
-        mask=bad.astype(np.uint8), filename=filename, camera=meta.camera, binning=str(meta.binning)
+        mask=bad.astype(np.uint8), filename=filename, camera=meta.camera, binning=meta.binning
     )
 
 

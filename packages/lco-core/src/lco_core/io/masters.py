@@ -139,11 +139,14 @@ def write_bad_pixel_mask(
     ProductWriteError
         The file cannot be written.
     """
+    # A mask for any camera or binning carries no INSTRUME or CCDSUM, so it reads back as such.
+    owner = [HeaderCard("INSTRUME", bpm.camera, "Instrument used")] if bpm.camera else []
+    if bpm.binning is not None:
+        owner.append(HeaderCard("CCDSUM", bpm.binning.ccdsum, "CCD on-chip summing/binning"))
     cards = (header or Header()).updated(
         (
             HeaderCard("OBSTYPE", "BPM", "Observation type"),
-            HeaderCard("INSTRUME", bpm.camera, "Instrument used"),
-            HeaderCard("CCDSUM", bpm.binning.replace("x", " "), "CCD on-chip summing/binning"),
+            *owner,
             HeaderCard("DATE", dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"), "[UTC] File written"),
         )
     )
@@ -169,12 +172,14 @@ def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
     Returns
     -------
     BadPixelMask
-        With the camera (INSTRUME) and binning (CCDSUM) the file states ('' when absent).
+        With the camera (INSTRUME) and binning (CCDSUM) the file states (None when absent).
 
     Raises
     ------
     FitsReadError
         No BPM extension, or it is not 2-D.
+    MalformedKeywordError
+        A CCDSUM that is not two positive integers.
     """
     name = os.fspath(path)
     with open_fits(name) as hdul:
@@ -185,10 +190,12 @@ def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
         header = to_header(hdu.header)
         if header.get("INSTRUME") is None and "INSTRUME" in hdul[0].header:
             header = to_header(hdul[0].header)
-    camera = str(header.get("INSTRUME", "")).strip()
-    binning = str(header.get("CCDSUM", "")).strip().replace(" ", "x")
     if data.ndim != 2:
         raise FitsReadError(name, f"BPM extension is {data.ndim}-D, not an image")
+    reader = HeaderReader(header, name, "BPM")
     return BadPixelMask(
-        mask=(data != 0).astype(np.uint8), filename=Path(name).name, camera=camera, binning=binning
+        mask=(data != 0).astype(np.uint8),
+        filename=Path(name).name,
+        camera=reader.text("INSTRUME"),
+        binning=reader.binning("CCDSUM"),
     )

@@ -227,6 +227,31 @@ class HeaderReader:
         except SectionError:
             raise self.malformed(keyword, "a section [x1:x2,y1:y2]") from None
 
+    def binning(self, keyword: str = "CCDSUM") -> Binning | None:
+        """The value (``'x y'``) as a `Binning`; None when absent or a placeholder.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword.
+
+        Returns
+        -------
+        Binning or None
+
+        Raises
+        ------
+        MalformedKeywordError
+            Not two positive integers.
+        """
+        text = self.text(keyword)
+        if text is None:
+            return None
+        parts = text.split()
+        if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
+            raise self.malformed(keyword, "two positive integers 'x y'")
+        return Binning(int(parts[0]), int(parts[1]))
+
 
 def parse_section_keywords(header: Header, *, path: str, hdu: str) -> SectionKeywords:
     """DATASEC, BIASSEC, TRIMSEC, DETSEC and DETSIZE of one header as sections.
@@ -301,11 +326,10 @@ def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | No
 
 
 def _binning(reader: HeaderReader) -> Binning:
-    text = reader.required_text("CCDSUM")
-    parts = text.split()
-    if len(parts) != 2 or not all(part.isdigit() and int(part) > 0 for part in parts):
-        raise reader.malformed("CCDSUM", "two positive integers 'x y'")
-    return Binning(int(parts[0]), int(parts[1]))
+    binning = reader.binning("CCDSUM")
+    if binning is None:
+        raise reader.missing("CCDSUM")
+    return binning
 
 
 def _date_obs(reader: HeaderReader) -> dt.datetime:

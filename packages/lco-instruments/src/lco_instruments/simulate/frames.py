@@ -443,7 +443,7 @@ def _headers(
         HeaderCard("SATURATE", amp.saturation, "[ADU] Saturation level"),
         HeaderCard("MAXLIN", amp.nonlinearity, "[ADU] Non-linearity level"),
         HeaderCard("DETSIZE", str(sim.detector_size), "[pixel] Detector size"),
-        HeaderCard("CCDSUM", f"{camera.binning.x} {camera.binning.y}", "CCD on-chip summing/binning"),
+        HeaderCard("CCDSUM", camera.binning.ccdsum, "CCD on-chip summing/binning"),
         HeaderCard("CCDSTEMP", sim.set_temperature, "[deg C] CCD set temperature"),
         HeaderCard("CCDATEMP", round(temperature, 3), "[deg C] CCD actual temperature"),
         HeaderCard("PIXSCALE", sim.pixel_scale, "[arcsec/pixel] Nominal pixel scale"),
@@ -488,7 +488,7 @@ def _headers(
     extensions = tuple(
         Header(
             (
-                HeaderCard("CCDSUM", f"{camera.binning.x} {camera.binning.y}"),
+                HeaderCard("CCDSUM", camera.binning.ccdsum),
                 *_section_cards(sim, index, trim=False),
                 HeaderCard("GAIN", camera.amplifiers[index].gain, "Pixel gain"),
                 HeaderCard("EXTVER", index + 1, "Extension instance"),
