@@ -7,6 +7,7 @@ import enum
 
 import attrs
 
+from lco_core.orientation import HeaderWcs
 from lco_core.section import Binning
 
 
@@ -95,6 +96,9 @@ class FrameMeta:
         NSUBREAD, reads summed in the frame (1 when absent).
     object_name : str or None
         OBJECT.
+    header_wcs : HeaderWcs or None
+        The celestial WCS the header states (CRVAL, CRPIX and a CD matrix, from CDi_j, PCi_j
+        with CDELTi, or CDELTi with CROTA2); None when absent, not celestial or unusable.
     """
 
     filename: str
@@ -119,6 +123,7 @@ class FrameMeta:
     pixel_scale: float | None = None
     nsubread: int = 1
     object_name: str | None = None
+    header_wcs: HeaderWcs | None = None
 
     @property
     def telescope_code(self) -> str:

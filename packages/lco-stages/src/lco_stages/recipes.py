@@ -21,6 +21,7 @@ from lco_core.master import BadPixelMask, Master
 from lco_core.meta import ObsType
 from lco_core.pipeline import Stage, pipeline
 from lco_instruments.geometry import Camera
+from lco_instruments.mounting import mounting_for
 from lco_stages.bias import subtract_bias, subtract_bias_level
 from lco_stages.bpm import apply_bad_pixel_mask
 from lco_stages.cosmic import mask_cosmic_rays
@@ -34,7 +35,7 @@ from lco_stages.poisson import add_poisson_uncertainty
 from lco_stages.saturation import flag_saturated
 from lco_stages.sources import detect_sources
 from lco_stages.trim import trim
-from lco_stages.wcs import solve_wcs
+from lco_stages.wcs import AstrometrySearch, solve_wcs
 from lco_stages.zeropoint import calibrate_photometry
 
 
@@ -224,6 +225,7 @@ def science_stages(
     *,
     reference: ReferenceCatalog | None,
     pixel_scale: float,
+    astrometry: AstrometrySearch = AstrometrySearch(),
 ) -> tuple[Stage, ...]:
     """Calibration, then cosmic rays, sources, astrometry and photometric calibration.
 
@@ -237,6 +239,9 @@ def science_stages(
         Reference stars for astrometry and photometry (None: both record why they failed).
     pixel_scale : float
         Arcsec per pixel.
+    astrometry : AstrometrySearch
+        How far the astrometric solution is searched from the header's pointing and the
+        camera's orientation.
 
     Returns
     -------
@@ -251,13 +256,18 @@ def science_stages(
         *calibration_stages(camera, cal),
         mask_cosmic_rays(camera),
         detect_sources(pixel_scale=pixel_scale),
-        solve_wcs(reference, pixel_scale=pixel_scale),
+        solve_wcs(reference, pixel_scale=pixel_scale, search=astrometry, mounting=mounting_for(camera.name)),
         calibrate_photometry(reference if reference is not None else ReferenceCatalog([], [])),
     )
 
 
 def science_recipe(
-    camera: Camera, cal: Calibrations, *, reference: ReferenceCatalog | None, pixel_scale: float
+    camera: Camera,
+    cal: Calibrations,
+    *,
+    reference: ReferenceCatalog | None,
+    pixel_scale: float,
+    astrometry: AstrometrySearch = AstrometrySearch(),
 ) -> Stage:
     """`science_stages` composed into one stage: a raw science frame to a product.
 
@@ -271,6 +281,8 @@ def science_recipe(
         Reference stars.
     pixel_scale : float
         Arcsec per pixel.
+    astrometry : AstrometrySearch
+        The astrometric search limits.
 
     Returns
     -------
@@ -281,7 +293,8 @@ def science_recipe(
     MissingCalibrationError
         A master is missing.
     """
-    return pipeline(*science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale))
+    stages = science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale, astrometry=astrometry)
+    return pipeline(*stages)
 
 
 #: OBSTYPEs the pipeline reduces; everything else (guide, arc, spectrum...) is reported as skipped.

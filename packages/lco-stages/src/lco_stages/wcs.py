@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import math
+from typing import Literal
 
+import attrs
 import numpy as np
 from astropy.wcs import WCS
 
@@ -11,6 +13,7 @@ from lco_core.catalog import ReferenceCatalog
 from lco_core.frame import Frame
 from lco_core.header import Header, HeaderCard
 from lco_core.meta import FrameMeta
+from lco_core.orientation import Orientation
 from lco_core.pipeline import Stage
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_core.sources import WcsSolution
@@ -36,36 +39,111 @@ _KEEP = (
 )
 
 
-def pointing_wcs(meta: FrameMeta, shape: tuple[int, int], pixel_scale: float) -> WCS | None:
-    """The WCS the telescope pointing implies: RA/DEC at the image centre, north up, east left.
+#: Where the starting orientation came from: the frame's own header WCS, the camera's known
+#: mounting (`lco_instruments.mounting`), or nowhere (north up, east left, searched as no prior).
+OrientationSource = Literal["header", "camera", "none"]
 
-    LCO cameras are mounted with north up and east left to within a degree or two; the solver
-    searches rotations around this and offsets around the pointing.
+
+def _limits(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
+    bounds = {"radius_arcmin": (0.0, 600.0), "max_rotation_deg": (0.0, 180.0), "scale_tolerance": (0.0, 0.5)}
+    low, high = bounds[attribute.name]
+    if not low <= value <= high:
+        raise ValueError(f"{attribute.name} must be within [{low:g}, {high:g}], got {value}")
+
+
+@attrs.frozen
+class AstrometrySearch:
+    """How far `solve_wcs` searches from its starting guess (``lco-reduce run`` options).
+
+    The defaults are a plate solver's: any rotation, either parity, 10 arcmin of pointing
+    error, 5 % of scale. The starting orientation is only searched first.
+
+    Attributes
+    ----------
+    radius_arcmin : float
+        Largest pointing error searched, arcmin (the offset of the image centre).
+    max_rotation_deg : float
+        Largest rotation from the starting orientation, degrees (180: any).
+    allow_mirror : bool
+        Also search the mirror image of the starting orientation.
+    scale_tolerance : float
+        Largest relative difference of the pixel scale from the camera's nominal one.
+
+    Raises
+    ------
+    ValueError
+        A limit outside its range (radius 0-600 arcmin, rotation 0-180 deg, scale 0-0.5).
+    """
+
+    radius_arcmin: float = attrs.field(default=10.0, converter=float, validator=_limits)
+    max_rotation_deg: float = attrs.field(default=180.0, converter=float, validator=_limits)
+    allow_mirror: bool = True
+    scale_tolerance: float = attrs.field(default=0.05, converter=float, validator=_limits)
+
+
+@attrs.frozen(eq=False)
+class StartingGuess:
+    """The WCS a solve starts from, and where its orientation came from.
+
+    Attributes
+    ----------
+    wcs : astropy.wcs.WCS
+        TAN at the nominal pixel scale, its reference pixel the image centre.
+    orientation_from : {'header', 'camera', 'none'}
+        The header's own WCS, the camera's mounting, or no prior at all.
+    """
+
+    wcs: WCS
+    orientation_from: OrientationSource
+
+
+def starting_guess(
+    meta: FrameMeta, shape: tuple[int, int], pixel_scale: float, *, mounting: Orientation | None = None
+) -> StartingGuess | None:
+    """The WCS the header implies: its pointing at the image centre, oriented as best known.
+
+    The pointing is RA/DEC (the telescope's own statement of where the image centre is), else
+    the header WCS's reference point. The orientation is the header WCS's CD matrix (raw LCO
+    headers state the camera's nominal mounting there), else the camera's known ``mounting``,
+    else north up, east left with no claim to be right. The scale is always the camera's.
 
     Parameters
     ----------
     meta : FrameMeta
-        Its RA and DEC, degrees.
+        RA, DEC and the header WCS.
     shape : (int, int)
         Image shape (ny, nx).
     pixel_scale : float
         Arcsec per pixel.
+    mounting : Orientation, optional
+        The camera's mounting, used when the header has no WCS.
 
     Returns
     -------
-    astropy.wcs.WCS or None
-        None without RA/DEC.
+    StartingGuess or None
+        None when the header says nothing of where the telescope pointed.
     """
-    if meta.ra is None or meta.dec is None:
+    header = meta.header_wcs
+    if meta.ra is not None and meta.dec is not None:
+        centre = (meta.ra, meta.dec)
+    elif header is not None:
+        centre = header.crval
+    else:
         return None
+    source: OrientationSource
+    if header is not None:
+        orientation, source = header.orientation, "header"
+    elif mounting is not None:
+        orientation, source = mounting, "camera"
+    else:
+        orientation, source = Orientation.north_up_east_left(), "none"
     wcs = WCS(naxis=2)
     wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.crval = [meta.ra, meta.dec]
+    wcs.wcs.crval = list(centre)
     wcs.wcs.crpix = [(shape[1] + 1) / 2.0, (shape[0] + 1) / 2.0]
-    scale = pixel_scale / 3600.0
-    wcs.wcs.cd = [[-scale, 0.0], [0.0, scale]]
+    wcs.wcs.cd = np.array(orientation.cd(pixel_scale))
     wcs.pixel_shape = (shape[1], shape[0])
-    return wcs
+    return StartingGuess(wcs, source)
 
 
 def wcs_to_header(wcs: WCS) -> Header:
@@ -94,14 +172,16 @@ def solve_wcs(
     reference: ReferenceCatalog | None,
     *,
     pixel_scale: float,
-    max_offset_arcmin: float = 10.0,
-    max_rotation_deg: float = 5.0,
+    search: AstrometrySearch = AstrometrySearch(),
+    mounting: Orientation | None = None,
 ) -> Stage:
     """Solve the frame's WCS (pattern matching + TAN/SIP fit) and add ra/dec to its catalogue.
 
-    A frame that cannot be solved keeps going with WCSERR = 4, the header pointing as its WCS,
-    no sky positions in its catalogue, and the reason recorded; it is never given a solution the
-    fit did not earn.
+    The solve starts from `starting_guess` (the header's pointing and orientation, else the
+    camera's ``mounting``) and searches that orientation first; it still finds any rotation
+    and either parity that ``search`` allows. A frame that cannot be solved keeps going with
+    WCSERR = 4, the starting guess as its WCS, no sky positions in its catalogue, and the
+    reason recorded; it is never given a solution the fit did not earn.
 
     Parameters
     ----------
@@ -109,10 +189,11 @@ def solve_wcs(
         Reference stars around the pointing (None: nothing to solve against).
     pixel_scale : float
         The camera's nominal scale, arcsec per pixel.
-    max_offset_arcmin : float
-        Largest pointing error searched, arcmin.
-    max_rotation_deg : float
-        Largest orientation error searched, degrees.
+    search : AstrometrySearch
+        Pointing, rotation, parity and scale limits.
+    mounting : Orientation, optional
+        The camera's mounting (`lco_instruments.mounting.mounting_for`), for headers without a
+        WCS of their own.
 
     Returns
     -------
@@ -130,19 +211,23 @@ def solve_wcs(
         require_assembled(frame, STAGE)
         parameters: dict[str, ParamValue] = {
             "pixel_scale": pixel_scale,
-            "max_offset_arcmin": max_offset_arcmin,
+            "max_offset_arcmin": search.radius_arcmin,
+            "max_rotation_deg": search.max_rotation_deg,
+            "allow_mirror": search.allow_mirror,
+            "scale_tolerance": search.scale_tolerance,
         }
-        guess = pointing_wcs(frame.meta, frame.shape, pixel_scale)
+        start = starting_guess(frame.meta, frame.shape, pixel_scale, mounting=mounting)
+        parameters["orientation_from"] = "none" if start is None else start.orientation_from
         catalog = frame.sources
         reason = ""
-        if guess is None:
+        if start is None:
             reason = "no RA/DEC pointing in the header"
         elif catalog is None or len(catalog) == 0:
             reason = "no sources detected"
         elif reference is None or len(reference) == 0:
             reason = "no reference stars around the pointing"
-        if reason or guess is None or catalog is None or reference is None:
-            cards = Header() if guess is None else wcs_to_header(guess)
+        if reason or start is None or catalog is None or reference is None:
+            cards = Header() if start is None else wcs_to_header(start.wcs)
             solution = WcsSolution(cards, WCSERR_FAILED, math.nan, 0, reason)
             return frame.with_step(ProcessingStep(STAGE, parameters, _diagnostics(solution, 0)), wcs=solution)
         band = band_for(frame.meta.filter)
@@ -150,13 +235,15 @@ def solve_wcs(
         if band_name is None and "mag" in reference.magnitudes:
             band_name = "mag"
         result = solve_astrometry(
-            catalog["xwin"], catalog["ywin"], catalog["flux"], reference, shape=frame.shape, guess=guess,
-            pixel_scale_arcsec=pixel_scale, max_offset_arcmin=max_offset_arcmin,
-            max_rotation_deg=max_rotation_deg, band=band_name,
+            catalog["xwin"], catalog["ywin"], catalog["flux"], reference, shape=frame.shape, guess=start.wcs,
+            pixel_scale_arcsec=pixel_scale, max_offset_arcmin=search.radius_arcmin,
+            max_rotation_deg=search.max_rotation_deg, allow_mirror=search.allow_mirror,
+            orientation_known=start.orientation_from != "none", scale_tolerance=search.scale_tolerance,
+            band=band_name,
         )  # fmt: skip
         if not result.solved or result.wcs is None:
             solution = WcsSolution(
-                wcs_to_header(guess), WCSERR_FAILED, math.nan, result.n_matched, result.reason
+                wcs_to_header(start.wcs), WCSERR_FAILED, math.nan, result.n_matched, result.reason
             )
             return frame.with_step(ProcessingStep(STAGE, parameters, _diagnostics(solution, 0)), wcs=solution)
         ra, dec = result.wcs.all_pix2world(np.asarray(catalog["xwin"]), np.asarray(catalog["ywin"]), 1)
@@ -171,8 +258,12 @@ def solve_wcs(
         solution = WcsSolution(
             wcs_to_header(result.wcs), result.wcserr, result.rms_arcsec, result.n_matched, ""
         )
-        step = ProcessingStep(STAGE, parameters, _diagnostics(solution, result.sip_order))
-        return frame.with_step(step, wcs=solution, sources=located)
+        found = Orientation(np.asarray(result.wcs.pixel_scale_matrix, dtype=np.float64).tolist())
+        diagnostics = _diagnostics(solution, result.sip_order) | {
+            "north_angle_deg": round(found.north_angle_deg, 3),
+            "mirrored": found.mirrored,
+        }
+        return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics), wcs=solution, sources=located)
 
     return stage
 

@@ -11,6 +11,7 @@ from astropy.coordinates import Angle
 from lco_core.errors import MalformedKeywordError, MissingKeywordError, SectionError
 from lco_core.header import Header, HeaderValue
 from lco_core.meta import DEFAULT_CONFIGURATION_MODE, FrameMeta, ObsType
+from lco_core.orientation import HeaderWcs
 from lco_core.raw import SectionKeywords
 from lco_core.section import Binning, Section
 
@@ -390,6 +391,102 @@ def _nsubread(reader: HeaderReader) -> int:
     return int(value)
 
 
+def _finite(header: Header, keyword: str) -> float | None:
+    value = header.get(keyword)
+    if isinstance(value, bool) or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = float(value)
+    except ValueError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+_Matrix = tuple[tuple[float, float], tuple[float, float]]
+
+
+def _matrix_cards(header: Header, prefix: str, default: _Matrix) -> _Matrix | None:
+    """``{prefix}i_j`` as a matrix, absent elements from ``default``; None if one is unparsable."""
+    rows: list[tuple[float, float]] = []
+    for i in (1, 2):
+        row: list[float] = []
+        for j in (1, 2):
+            keyword = f"{prefix}{i}_{j}"
+            value = _finite(header, keyword)
+            if value is None and header.get(keyword) is not None:
+                return None
+            row.append(default[i - 1][j - 1] if value is None else value)
+        rows.append((row[0], row[1]))
+    return (rows[0], rows[1])
+
+
+def _has_cards(header: Header, prefix: str) -> bool:
+    return any(header.get(f"{prefix}{i}_{j}") is not None for i in (1, 2) for j in (1, 2))
+
+
+def _cd_matrix(header: Header) -> _Matrix | None:
+    """CDi_j; else PCi_j x CDELTi; else CDELTi with CROTA2 (FITS WCS paper II, eq. 189)."""
+    if _has_cards(header, "CD"):
+        # Paper I: once any CDi_j is given, the missing ones are 0.
+        return _matrix_cards(header, "CD", ((0.0, 0.0), (0.0, 0.0)))
+    cdelt1, cdelt2 = _finite(header, "CDELT1"), _finite(header, "CDELT2")
+    if cdelt1 is None or cdelt2 is None:
+        return None
+    if _has_cards(header, "PC"):
+        pc = _matrix_cards(header, "PC", ((1.0, 0.0), (0.0, 1.0)))
+        if pc is None:
+            return None
+        (p11, p12), (p21, p22) = pc
+        return ((cdelt1 * p11, cdelt1 * p12), (cdelt2 * p21, cdelt2 * p22))
+    rho = math.radians(_finite(header, "CROTA2") or 0.0)
+    return (
+        (cdelt1 * math.cos(rho), -cdelt2 * math.sin(rho)),
+        (cdelt1 * math.sin(rho), cdelt2 * math.cos(rho)),
+    )
+
+
+def parse_header_wcs(header: Header) -> HeaderWcs | None:
+    """The celestial WCS a header states, if it states a usable one.
+
+    Lenient by design: the WCS of a raw header only seeds the astrometric solution, so a
+    missing, non-celestial, unparsable or singular one gives None (the solver then starts from
+    the camera's mounting, or from nothing), never an error that would refuse the frame.
+
+    Parameters
+    ----------
+    header : Header
+        The header.
+
+    Returns
+    -------
+    HeaderWcs or None
+        RA first, and the CD matrix's rows in (RA, Dec) order, whichever axis order the header
+        uses.
+    """
+    ctype1, ctype2 = header.get("CTYPE1"), header.get("CTYPE2")
+    if not isinstance(ctype1, str) or not isinstance(ctype2, str):
+        return None
+    axes = (ctype1.strip().upper()[:4], ctype2.strip().upper()[:4])
+    if axes not in (("RA--", "DEC-"), ("DEC-", "RA--")):
+        return None
+    values = [_finite(header, k) for k in ("CRVAL1", "CRVAL2", "CRPIX1", "CRPIX2")]
+    cd = _cd_matrix(header)
+    if cd is None:
+        return None
+    (a, b), (c, d) = cd
+    if a * d - b * c == 0.0:
+        return None
+    lon, lat, x, y = values
+    if lon is None or lat is None or x is None or y is None:
+        return None
+    if axes[0] == "DEC-":
+        lon, lat = lat, lon
+        (a, b), (c, d) = (c, d), (a, b)
+    if not -90.0 <= lat <= 90.0:
+        return None
+    return HeaderWcs((lon % 360.0, lat), (x, y), ((a, b), (c, d)))
+
+
 def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
     """Parse the typed facts of a frame from the header that carries them.
 
@@ -442,4 +539,5 @@ def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
         pixel_scale=reader.positive("PIXSCALE"),
         nsubread=_nsubread(reader),
         object_name=reader.text("OBJECT"),
+        header_wcs=parse_header_wcs(header),
     )

@@ -338,6 +338,42 @@ def _needed_for_significance(expected_random: float, trials: float, max_false_al
     return cap + 1
 
 
+@attrs.frozen
+class _Pass:
+    """One pattern search: how far the orientation may turn from the guess, and which parities.
+
+    Attributes
+    ----------
+    max_rotation_rad : float
+        Largest rotation from the guess's orientation searched, rad (pi: any).
+    parities : tuple of bool
+        False: the guess's parity; True: its mirror image.
+    """
+
+    max_rotation_rad: float
+    parities: tuple[bool, ...]
+
+    @property
+    def label(self) -> str:
+        rotation = math.degrees(self.max_rotation_rad)
+        turn = "any rotation" if rotation >= 180.0 else f"{rotation:g} deg"
+        parity = "either parity" if len(self.parities) > 1 else (
+            "mirrored" if self.parities[0] else "the guess's parity"
+        )  # fmt: skip
+        return f"{turn}, {parity}"
+
+
+def _half_extent(a: float, b: float, max_rotation: float) -> float:
+    """Largest half-width of an a x b half-size rectangle turned by any angle up to ``max_rotation``.
+
+    The half-width ``a |cos t| + b |sin t|`` grows until ``t = atan(b / a)`` (the diagonal),
+    where it reaches ``hypot(a, b)``.
+    """
+    if max_rotation >= math.atan2(b, a):
+        return math.hypot(a, b)
+    return a * math.cos(max_rotation) + b * math.sin(max_rotation)
+
+
 def solve_astrometry(
     x: npt.ArrayLike,
     y: npt.ArrayLike,
@@ -348,7 +384,10 @@ def solve_astrometry(
     guess: WCS,
     pixel_scale_arcsec: float,
     max_offset_arcmin: float = 10.0,
-    max_rotation_deg: float = 5.0,
+    max_rotation_deg: float = 180.0,
+    allow_mirror: bool = True,
+    orientation_known: bool = True,
+    prior_rotation_deg: float = 5.0,
     band: str | None = None,
     match_radius_px: float = 3.0,
     min_matches: int = 6,
@@ -360,6 +399,12 @@ def solve_astrometry(
     max_false_alarm: float = 1e-3,
 ) -> AstrometrySolution:
     """Solve an image's astrometry from its detected sources and a reference catalogue.
+
+    Like a plate solver, it finds any rotation and either parity (mirror image) by default. The
+    guess's orientation, when known, is only a prior: it is searched first, within
+    ``prior_rotation_deg`` and with its own parity, and only when that finds no trustworthy
+    solution is every allowed rotation and parity searched. Each search that is made counts
+    towards the number of trials a match must beat to be significant.
 
     Parameters
     ----------
@@ -373,14 +418,21 @@ def solve_astrometry(
     shape : (int, int)
         Image shape (ny, nx), px.
     guess : astropy.wcs.WCS
-        The header's WCS: its pointing (the sky position of the image centre) and its
-        orientation and parity are used, not its scale.
+        The starting WCS: its pointing (the sky position of the image centre) and, when
+        ``orientation_known``, its orientation and parity are used; never its scale.
     pixel_scale_arcsec : float
         The camera's nominal pixel scale, arcsec per px.
     max_offset_arcmin : float
         Largest pointing error searched, arcmin (the offset of the image centre).
     max_rotation_deg : float
-        Largest orientation error searched, deg.
+        Largest rotation from the guess's orientation accepted, deg (180: any).
+    allow_mirror : bool
+        Also search the mirror image of the guess's orientation.
+    orientation_known : bool
+        Whether the guess's orientation is a real prior (from a header or the camera's known
+        mounting) worth searching first; False skips straight to the full search.
+    prior_rotation_deg : float
+        How far from a known orientation the first, narrow search looks, deg.
     band : str or None
         Reference magnitude band used to rank stars; None for the catalogue's first band.
     match_radius_px : float
@@ -400,7 +452,7 @@ def solve_astrometry(
         Fewest matches accepted, as a fraction of the smaller of the number of sources on the
         image and the number of reference stars on it.
     max_false_alarm : float
-        Largest accepted chance that a search of these limits finds as many pairs by accident.
+        Largest accepted chance that the searches made find as many pairs by accident.
 
     Returns
     -------
@@ -410,8 +462,8 @@ def solve_astrometry(
     Raises
     ------
     ValueError
-        Inconsistent inputs (array lengths, shape, scale, an unknown band, a guess without a
-        celestial WCS): a caller's mistake, not a property of the field.
+        Inconsistent inputs (array lengths, shape, scale, limits, an unknown band, a guess
+        without a celestial WCS): a caller's mistake, not a property of the field.
     """
     xs, ys, fluxes = (np.atleast_1d(np.asarray(v, dtype=np.float64)) for v in (x, y, flux))
     if not xs.shape == ys.shape == fluxes.shape or xs.ndim != 1:
@@ -425,145 +477,247 @@ def solve_astrometry(
         raise ValueError(f"pixel_scale_arcsec must be > 0, got {pixel_scale_arcsec}")
     if not (match_radius_px > 0 and min_matches >= 3 and max_offset_arcmin >= 0 and max_rotation_deg >= 0):
         raise ValueError("match_radius_px must be > 0, min_matches >= 3, the search limits >= 0")
+    if not (prior_rotation_deg >= 0 and 0 <= scale_tolerance < 1):
+        raise ValueError("prior_rotation_deg must be >= 0 and scale_tolerance in [0, 1)")
     reference_brightness = _brightness_of_references(reference, band)
     pointing = _pointing(guess, (ny, nx), pixel_scale_arcsec)
-    cx, cy = pointing.centre
-    scale_deg = pixel_scale_arcsec / 3600.0
 
     on_image = np.flatnonzero(
         np.isfinite(xs) & np.isfinite(ys) & (xs >= 0.5) & (xs <= nx + 0.5) & (ys >= 0.5) & (ys <= ny + 0.5)
     )
     if on_image.size < min_matches:
         return _failed(f"only {on_image.size} sources on the image (need {min_matches})")
-    zs = (xs[on_image] - cx) + 1j * (ys[on_image] - cy)
-    source_brightness = np.where(np.isfinite(fluxes[on_image]), fluxes[on_image], -np.inf)
 
-    # The search area: the image grown by the largest pointing error and by how far the largest
-    # rotation and scale errors move its corners.
-    max_shift = max_offset_arcmin * 60.0 / pixel_scale_arcsec
-    # Rotations are measured in the header's tangent plane, where a pointing error near a pole
-    # also turns north (by the change in RA times sin Dec): the search allows for that turn, the
-    # final check compares true position angles.
-    meridian_turn = math.radians(max_offset_arcmin / 60.0) * abs(math.tan(math.radians(pointing.sky[1])))
-    max_rotation = min(math.pi, math.radians(max_rotation_deg) + meridian_turn)
-    lever = math.hypot(nx, ny) / 2.0
-    margin = max_shift + lever * (math.sin(max_rotation) + scale_tolerance) + match_radius_px
-    predicted = pointing.offsets(reference.ra, reference.dec)
-    in_area = np.flatnonzero(
-        np.isfinite(predicted)
-        & (np.abs(predicted.real) <= nx / 2.0 + margin)
-        & (np.abs(predicted.imag) <= ny / 2.0 + margin)
-    )
-    if in_area.size < min_matches:
-        return _failed(
-            f"only {in_area.size} reference stars within {max_offset_arcmin:g} arcmin of the field "
-            f"(need {min_matches})"
-        )
-    zr = predicted[in_area]
-
-    # One control density for both lists, that of the sparser one (capped), so that a triangle
-    # of bright sources has its counterpart among the bright reference stars.
-    area = float(nx * ny)
-    in_footprint = int(np.sum((np.abs(zr.real) <= nx / 2.0) & (np.abs(zr.imag) <= ny / 2.0)))
-    search_area = (nx + 2.0 * margin) * (ny + 2.0 * margin)
-    reference_density = max(in_footprint / area, in_area.size / search_area)
-    density = min(on_image.size / area, reference_density, max_control / area)
-    cell = math.sqrt(CONTROL_PER_CELL / density)
-    half = complex(nx / 2.0, ny / 2.0)
-    grown = complex(nx / 2.0 + margin, ny / 2.0 + margin)
-    # The sparser list sets the density and is kept whole (a grid would drop stars of the
-    # cells that happen to hold more than their share); the denser one is thinned to match.
-    if density < on_image.size / area:
-        source_control = select_spread(
-            zs, source_brightness, lower=-half, upper=half, cell=cell, per_cell=CONTROL_PER_CELL
-        )
-    else:
-        source_control = np.arange(on_image.size, dtype=np.int64)
-    if density < reference_density:
-        reference_control = select_spread(
-            zr, reference_brightness[in_area], lower=-grown, upper=grown, cell=cell, per_cell=CONTROL_PER_CELL
-        )
-    else:
-        reference_control = np.arange(in_area.size, dtype=np.int64)
-
-    match = find_pattern(
-        zs[source_control],
-        zr[reference_control],
-        radius=match_radius_px,
-        scale_tolerance=scale_tolerance + TRIANGLE_SCALE_SLACK,
-        max_rotation_rad=max_rotation + math.radians(TRIANGLE_ROTATION_SLACK_DEG),
-        # Single triangles' shifts scatter by their rotation and scale errors times their lever arm.
-        max_shift=max_shift + TRIANGLE_SCALE_SLACK * lever + match_radius_px,
-        lever=lever,
-        shape_tolerance=SHAPE_TOLERANCE,
-        min_side=MIN_TRIANGLE_SIDE_RADII * match_radius_px,
-    )
-    trials = search_trials(
-        max_shift=max_shift,
-        max_rotation_rad=max_rotation,
-        scale_tolerance=scale_tolerance,
-        lever=lever,
-        radius=match_radius_px,
-    )
-    # The reference control points' density: kept whole, what was measured (the larger of the
-    # two estimates); thinned, at most CONTROL_PER_CELL a cell, an upper bound.
-    control_density = (
-        reference_density if reference_control.size == in_area.size else CONTROL_PER_CELL / cell**2
-    )
-    chance = source_control.size * control_density * math.pi * match_radius_px**2
-    n_pattern = 0 if match is None else match.n_matched
-    needed = max(min_matches, _needed_for_significance(chance, trials, max_false_alarm, source_control.size))
-    if match is None or n_pattern < needed:
-        return _failed(
-            f"no pattern of the {source_control.size} brightest sources matches the reference catalog within "
-            f"{max_offset_arcmin:g} arcmin and {max_rotation_deg:g} deg of the header pointing "
-            f"(best: {n_pattern} stars, {needed} needed)"
-        )
-
+    full = _Pass(math.radians(min(max_rotation_deg, 180.0)), (False, True) if allow_mirror else (False,))
+    passes = [full]
+    if orientation_known:
+        narrow = _Pass(math.radians(min(prior_rotation_deg, max_rotation_deg, 180.0)), (False,))
+        passes = [narrow] if narrow == full else [narrow, full]
+    field = _Field(
+        xs, ys, fluxes, on_image, reference, reference_brightness, pointing,
+        pointing.offsets(reference.ra, reference.dec), (ny, nx), pixel_scale_arcsec,
+        max_offset_arcmin, match_radius_px, min_matches, scale_tolerance, max_control, max_false_alarm,
+    )  # fmt: skip
+    # Every reference star any pass could reach (the widest area) is fitted against.
+    in_area = field.area(math.pi)
     stars = _Stars(
-        xs[on_image], ys[on_image], reference.ra[in_area], reference.dec[in_area], (cx, cy), scale_deg
-    )
-    fit = _refine(
-        stars, _initial_model(pointing, match), 1, max_radius=match_radius_px, min_stars=min_matches
-    )
-    if fit is None:
-        return _failed(f"the pattern match of {n_pattern} stars does not extend to the rest of the field")
-    if max_sip_order >= 2:
-        fit = _choose_degree(
-            stars, fit, max_degree=max_sip_order, max_radius=match_radius_px, min_matches=min_matches
+        xs[on_image], ys[on_image], reference.ra[in_area], reference.dec[in_area], pointing.centre,
+        pixel_scale_arcsec / 3600.0,
+    )  # fmt: skip
+    trials_so_far = 0.0
+    result = _failed("no search was made")
+    for search in passes:
+        trials_so_far += field.trials(search)
+        found = field.pattern_pass(search, trials_so_far, stars)
+        if isinstance(found, AstrometrySolution):
+            result = found
+            continue
+        fit = found
+        if max_sip_order >= 2:
+            fit = _choose_degree(
+                stars, fit, max_degree=max_sip_order, max_radius=match_radius_px, min_matches=min_matches
+            )
+        result = _checked(
+            fit,
+            stars,
+            pointing,
+            on_image=on_image,
+            in_area=in_area,
+            shape=(ny, nx),
+            pixel_scale_arcsec=pixel_scale_arcsec,
+            max_offset_arcmin=max_offset_arcmin,
+            max_rotation_deg=math.degrees(search.max_rotation_rad),
+            mirror_allowed=True in search.parities,
+            min_matches=min_matches,
+            max_rms_arcsec=max_rms_arcsec,
+            scale_tolerance=scale_tolerance,
+            min_match_fraction=min_match_fraction,
+            max_false_alarm=max_false_alarm,
+            trials=trials_so_far,
         )
-    return _checked(
-        fit,
-        stars,
-        pointing,
-        on_image=on_image,
-        in_area=in_area,
-        shape=(ny, nx),
-        pixel_scale_arcsec=pixel_scale_arcsec,
-        max_offset_arcmin=max_offset_arcmin,
-        max_rotation_deg=max_rotation_deg,
-        min_matches=min_matches,
-        max_rms_arcsec=max_rms_arcsec,
-        scale_tolerance=scale_tolerance,
-        min_match_fraction=min_match_fraction,
-        max_false_alarm=max_false_alarm,
-        trials=trials,
-    )
+        if result.solved:
+            return result
+    return result
 
 
-def _initial_model(pointing: _Pointing, match: PatternMatch) -> TanSip:
-    """TAN model of the pattern match: the header CD turned and scaled, CRPIX shifted.
+@attrs.frozen(eq=False)
+class _Field:
+    """The sources and reference stars of one solve, and the searches made over them."""
 
-    The tangent point stays where the match was measured; moving it instead would turn the
-    standard coordinates (by the change of RA times sin Dec, degrees near the pole) under a CD
-    matrix that does not follow. The fit moves it afterwards, refitting CD as it goes.
+    xs: Float64Array
+    ys: Float64Array
+    fluxes: Float64Array
+    on_image: IntArray
+    reference: ReferenceCatalog
+    reference_brightness: Float64Array
+    pointing: _Pointing
+    predicted: ComplexArray  # where the guess puts each reference star: px from the image centre
+    shape: tuple[int, int]
+    pixel_scale_arcsec: float
+    max_offset_arcmin: float
+    match_radius_px: float
+    min_matches: int
+    scale_tolerance: float
+    max_control: int
+    max_false_alarm: float
+
+    @property
+    def lever(self) -> float:
+        ny, nx = self.shape
+        return math.hypot(nx, ny) / 2.0
+
+    @property
+    def max_shift(self) -> float:
+        return self.max_offset_arcmin * 60.0 / self.pixel_scale_arcsec
+
+    def max_rotation(self, search: _Pass) -> float:
+        """The pass's rotation limit, plus the turn of north a pointing error near a pole causes.
+
+        Rotations are measured in the guess's tangent plane, where a pointing error near a pole
+        also turns north (by the change in RA times sin Dec): the search allows for that turn,
+        the final check compares true position angles.
+        """
+        turn = math.radians(self.max_offset_arcmin / 60.0) * abs(math.tan(math.radians(self.pointing.sky[1])))
+        return min(math.pi, search.max_rotation_rad + turn)
+
+    def trials(self, search: _Pass) -> float:
+        return len(search.parities) * search_trials(
+            max_shift=self.max_shift,
+            max_rotation_rad=self.max_rotation(search),
+            scale_tolerance=self.scale_tolerance,
+            lever=self.lever,
+            radius=self.match_radius_px,
+        )
+
+    def _half_sizes(self, max_rotation: float) -> tuple[float, float]:
+        """Half sizes (px) of the box around the guess's centre that the image may cover."""
+        ny, nx = self.shape
+        grow = 1.0 + self.scale_tolerance
+        pad = self.max_shift + self.match_radius_px
+        return (
+            _half_extent(nx / 2.0, ny / 2.0, max_rotation) * grow + pad,
+            _half_extent(ny / 2.0, nx / 2.0, max_rotation) * grow + pad,
+        )
+
+    def area(self, max_rotation: float) -> IntArray:
+        """Indices of the reference stars the image could cover when turned up to ``max_rotation``."""
+        hx, hy = self._half_sizes(max_rotation)
+        predicted = self.predicted
+        inside: IntArray = np.flatnonzero(
+            np.isfinite(predicted) & (np.abs(predicted.real) <= hx) & (np.abs(predicted.imag) <= hy)
+        ).astype(np.int64)
+        return inside
+
+    def pattern_pass(self, search: _Pass, trials: float, stars: _Stars) -> _Fit | AstrometrySolution:
+        """Pattern match within one pass's limits, then the TAN fit of all stars; or a failure."""
+        ny, nx = self.shape
+        cx, cy = self.pointing.centre
+        radius = self.match_radius_px
+        max_rotation = self.max_rotation(search)
+        hx, hy = self._half_sizes(max_rotation)
+        in_area = self.area(max_rotation)
+        limits = f"{self.max_offset_arcmin:g} arcmin of the pointing, {search.label}"
+        if in_area.size < self.min_matches:
+            return _failed(
+                f"only {in_area.size} reference stars within {self.max_offset_arcmin:g} arcmin of the field "
+                f"(need {self.min_matches})"
+            )
+        zr = self.predicted[in_area]
+        xs, ys = self.xs[self.on_image], self.ys[self.on_image]
+        zs = (xs - cx) + 1j * (ys - cy)
+        source_brightness = np.where(
+            np.isfinite(self.fluxes[self.on_image]), self.fluxes[self.on_image], -np.inf
+        )
+
+        # One control density for both lists, that of the sparser one (capped), so that a
+        # triangle of bright sources has its counterpart among the bright reference stars.
+        area = float(nx * ny)
+        in_footprint = int(np.sum((np.abs(zr.real) <= nx / 2.0) & (np.abs(zr.imag) <= ny / 2.0)))
+        search_area = 4.0 * hx * hy
+        reference_density = max(in_footprint / area, in_area.size / search_area)
+        density = min(zs.size / area, reference_density, self.max_control / area)
+        cell = math.sqrt(CONTROL_PER_CELL / density)
+        half = complex(nx / 2.0, ny / 2.0)
+        grown = complex(hx, hy)
+        # The sparser list sets the density and is kept whole (a grid would drop stars of the
+        # cells that happen to hold more than their share); the denser one is thinned to match.
+        if density < zs.size / area:
+            source_control = select_spread(
+                zs, source_brightness, lower=-half, upper=half, cell=cell, per_cell=CONTROL_PER_CELL
+            )
+        else:
+            source_control = np.arange(zs.size, dtype=np.int64)
+        if density < reference_density:
+            reference_control = select_spread(
+                zr, self.reference_brightness[in_area], lower=-grown, upper=grown, cell=cell,
+                per_cell=CONTROL_PER_CELL,
+            )  # fmt: skip
+        else:
+            reference_control = np.arange(in_area.size, dtype=np.int64)
+
+        best: PatternMatch | None = None
+        best_mirrored = False
+        for mirrored in search.parities:
+            # A mirror image is searched as the sources reflected in the x axis: triangles match
+            # their reflections only under a similarity with a reflection, which the votes exclude.
+            z_from = np.conj(zs) if mirrored else zs
+            match = find_pattern(
+                z_from[source_control],
+                zr[reference_control],
+                radius=radius,
+                scale_tolerance=self.scale_tolerance + TRIANGLE_SCALE_SLACK,
+                max_rotation_rad=min(math.pi, max_rotation + math.radians(TRIANGLE_ROTATION_SLACK_DEG)),
+                # Single triangles' shifts scatter by their rotation and scale errors times their lever arm.
+                max_shift=self.max_shift + TRIANGLE_SCALE_SLACK * self.lever + radius,
+                lever=self.lever,
+                shape_tolerance=SHAPE_TOLERANCE,
+                min_side=MIN_TRIANGLE_SIDE_RADII * radius,
+            )
+            if match is not None and (best is None or match.n_matched > best.n_matched):
+                best, best_mirrored = match, mirrored
+        # The reference control points' density: kept whole, what was measured (the larger of
+        # the two estimates); thinned, at most CONTROL_PER_CELL a cell, an upper bound.
+        control_density = (
+            reference_density if reference_control.size == in_area.size else CONTROL_PER_CELL / cell**2
+        )
+        chance = source_control.size * control_density * math.pi * radius**2
+        n_pattern = 0 if best is None else best.n_matched
+        needed = max(
+            self.min_matches,
+            _needed_for_significance(chance, trials, self.max_false_alarm, source_control.size),
+        )
+        if best is None or n_pattern < needed:
+            return _failed(
+                f"no pattern of the {source_control.size} brightest sources matches the reference catalog "
+                f"within {limits} (best: {n_pattern} stars, {needed} needed)"
+            )
+        start = _initial_model(self.pointing, best, mirrored=best_mirrored)
+        fit = _refine(stars, start, 1, max_radius=radius, min_stars=self.min_matches)
+        if fit is None:
+            return _failed(f"the pattern match of {n_pattern} stars does not extend to the rest of the field")
+        return fit
+
+
+def _initial_model(pointing: _Pointing, match: PatternMatch, *, mirrored: bool) -> TanSip:
+    """TAN model of the pattern match: the guess's CD turned (and reflected) and scaled, CRPIX shifted.
+
+    The match maps source positions ``z`` (reflected, ``conj(z)``, for a mirror image) onto
+    the positions the guess predicts: ``z_ref = a z + t``. The tangent point stays where the
+    match was measured; moving it instead would turn the standard coordinates (by the change of
+    RA times sin Dec, degrees near the pole) under a CD matrix that does not follow. The fit
+    moves it afterwards, refitting CD as it goes.
     """
     a, t = match.similarity.a, match.similarity.t
     cx, cy = pointing.centre
-    shift = -t / a  # the pixel offset that the header's centre now has
+    origin = -t / a  # where the guess's centre falls, in (reflected) source coordinates
+    if mirrored:
+        origin = origin.conjugate()
     turn = np.array([[a.real, -a.imag], [a.imag, a.real]])
+    reflect = np.diag([1.0, -1.0]) if mirrored else np.eye(2)
     zeros = np.zeros((2, 2))
-    return TanSip(pointing.sky, (cx + shift.real, cy + shift.imag), pointing.cd @ turn, zeros, zeros)
+    return TanSip(
+        pointing.sky, (cx + origin.real, cy + origin.imag), pointing.cd @ turn @ reflect, zeros, zeros
+    )
 
 
 def _checked(
@@ -577,6 +731,7 @@ def _checked(
     pixel_scale_arcsec: float,
     max_offset_arcmin: float,
     max_rotation_deg: float,
+    mirror_allowed: bool,
     min_matches: int,
     max_rms_arcsec: float,
     scale_tolerance: float,
@@ -605,8 +760,8 @@ def _checked(
             f"fitted pixel scale {model.pixel_scale_arcsec:.4f} arcsec/px differs from the nominal "
             f"{pixel_scale_arcsec:g} by {abs(scale_ratio - 1.0):.1%} (limit {scale_tolerance:.0%})"
         )
-    if np.sign(np.linalg.det(model.cd)) != np.sign(np.linalg.det(pointing.cd)):
-        return failed("the fitted solution is mirrored relative to the header's orientation")
+    if not mirror_allowed and np.sign(np.linalg.det(model.cd)) != np.sign(np.linalg.det(pointing.cd)):
+        return failed("the fitted solution is mirrored relative to the starting orientation")
     if rms > max_rms_arcsec:
         return failed(f"rms residual {rms:.2f} arcsec of {n} stars exceeds {max_rms_arcsec:g} arcsec")
     centre = model.pixel_to_sky(*pointing.centre)
@@ -618,7 +773,9 @@ def _checked(
         )
     turn = (pointing.up_angle(centre_sky, model) - pointing.up_angle(pointing.sky) + 180.0) % 360.0 - 180.0
     if abs(turn) > max_rotation_deg:
-        return failed(f"solution is rotated {turn:.1f} deg from the header (limit {max_rotation_deg:g})")
+        return failed(
+            f"solution is rotated {turn:.1f} deg from the starting orientation (limit {max_rotation_deg:g})"
+        )
     # Reference stars on the image under the solution (its linear part suffices for a count).
     xi, eta = project(stars.ra, stars.dec, *model.crval)
     px, py = np.linalg.solve(model.cd, np.vstack([xi, eta]))
