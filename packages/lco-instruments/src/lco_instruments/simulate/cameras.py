@@ -1,4 +1,11 @@
-"""Simulated cameras: real LCO readout layouts (optionally scaled down for fast tests)."""
+"""Simulated cameras: real LCO readout layouts (optionally scaled down), mountings and defects.
+
+A `SimCamera` is the simulator's own description of a camera: a `DetectorLayout` (section
+strings as LCO's headers write them), per-amplifier electronics, crosstalk, how it is mounted
+on the sky and how many bad pixels it has. Its `SimCamera.camera` is the pipeline `Camera`
+that `lco_instruments.describe.camera_for` should recover from the files, built from the
+layout for convenience in tests; the simulator itself never places a pixel through it.
+"""
 
 from __future__ import annotations
 
@@ -7,23 +14,72 @@ import attrs
 from lco_core.section import Binning, Section
 from lco_instruments.families import CameraFamily
 from lco_instruments.geometry import AmplifierGeometry, Camera, CrosstalkMatrix
+from lco_instruments.simulate.defects import BadPixelDensity
+from lco_instruments.simulate.layout import (
+    DetectorLayout,
+    parse_section,
+    single_amplifier_layout,
+    sinistro_layout,
+)
+from lco_instruments.simulate.mounting import Mounting
+
+#: LCO's nominal orientation (north up, east left, no rotation) and the historical defect
+#: densities (isolated hot pixels only): the builders' defaults.
+NORTH_UP_EAST_LEFT = Mounting()
+FEW_BAD_PIXELS = BadPixelDensity()
+
+
+@attrs.frozen
+class Electronics:
+    """One amplifier's electronics.
+
+    Attributes
+    ----------
+    gain : float
+        Electrons per ADU.
+    read_noise : float
+        Electrons.
+    saturation : float
+        ADU at which the converter clips (SATURATE).
+    nonlinearity : float
+        ADU above which the response is non-linear (MAXLIN).
+    """
+
+    gain: float
+    read_noise: float
+    saturation: float
+    nonlinearity: float
+
+
+def _same_count(
+    instance: SimCamera, attribute: attrs.Attribute[tuple[float, ...]], value: tuple[float, ...]
+) -> None:
+    n = len(instance.layout.amplifiers)
+    if len(instance.electronics) != n or len(value) != n or len(instance.crosstalk) != n:
+        raise ValueError(f"{n} amplifiers need {n} electronics, overscan levels and crosstalk rows")
 
 
 @attrs.frozen
 class SimCamera:
-    """A camera to simulate: the geometry its files will describe, and its site facts.
-
-    ``camera`` is exactly what `lco_instruments.describe.camera_for` must recover from the
-    written headers.
+    """A camera to simulate: its readouts, electronics, site facts, mounting and defects.
 
     Attributes
     ----------
-    camera : Camera
-        The geometry, gains, read noise, saturation and crosstalk to simulate.
+    name : str
+        INSTRUME.
+    family : CameraFamily
+        The camera family.
+    configuration_mode : str
+        CONFMODE.
+    layout : DetectorLayout
+        The readouts' section strings; pixels are placed from this alone.
+    electronics : tuple of Electronics
+        One per amplifier, in layout order.
+    crosstalk : tuple of tuple of float
+        ``crosstalk[i][j]``: fraction of amplifier i+1's signal (ADU above its offset)
+        appearing in amplifier j+1 (CRSTLK{i+1}{j+1}).
     pixel_scale : float
         Arcsec per binned pixel (PIXSCALE).
-    detector_size : Section
-        DETSIZE.
     overscan_levels : tuple of float
         Electronic offset of each amplifier, ADU.
     site, telescope, enclosure : str
@@ -33,15 +89,24 @@ class SimCamera:
     set_temperature : float
         CCDSTEMP, degrees Celsius.
     multi_extension : bool
-        Write one extension per amplifier (current Sinistros).
+        Write one extension per amplifier with its DETSEC (current Sinistros); otherwise DETSEC
+        is written 'UNKNOWN' as on real SBIG and Spectral frames.
     dark_temperature_coefficient : float
         1/K; written as DRKTCOEF when non-zero.
+    mounting : Mounting
+        How the mosaic sits on the sky (default north up, east left, no rotation).
+    bad_pixels : BadPixelDensity
+        Defect densities (default: isolated hot pixels at 5e-4 only).
     """
 
-    camera: Camera
+    name: str
+    family: CameraFamily
+    configuration_mode: str
+    layout: DetectorLayout
+    electronics: tuple[Electronics, ...]
+    crosstalk: CrosstalkMatrix
     pixel_scale: float  # arcsec per binned pixel
-    detector_size: Section
-    overscan_levels: tuple[float, ...]
+    overscan_levels: tuple[float, ...] = attrs.field(validator=_same_count)
     site: str = "cpt"
     telescope: str = "1m0-10"
     enclosure: str = "doma"
@@ -49,6 +114,48 @@ class SimCamera:
     set_temperature: float = -100.0
     multi_extension: bool = False
     dark_temperature_coefficient: float = 0.0  # 1/K; written as DRKTCOEF when non-zero
+    mounting: Mounting = NORTH_UP_EAST_LEFT
+    bad_pixels: BadPixelDensity = FEW_BAD_PIXELS
+
+    @property
+    def mosaic_shape(self) -> tuple[int, int]:
+        """Shape (ny, nx) of the assembled image, binned pixels (from the layout)."""
+        return self.layout.mosaic_shape
+
+    @property
+    def camera(self) -> Camera:
+        """The pipeline `Camera` the written files describe (what ``camera_for`` must recover).
+
+        Built from the layout's strings with this module's own parser; for tests and figures,
+        never for placing pixels.
+        """
+        bx, by = self.layout.binning
+        amplifiers = tuple(
+            AmplifierGeometry(
+                index=index,
+                readout_shape=amp.shape,
+                data_section=Section(*parse_section(amp.datasec)),
+                bias_section=None if amp.biassec is None else Section(*parse_section(amp.biassec)),
+                detector_section=Section(*parse_section(amp.detsec)),
+                gain=electronics.gain,
+                read_noise=electronics.read_noise,
+                saturation=electronics.saturation,
+                nonlinearity=electronics.nonlinearity,
+            )
+            for index, (amp, electronics) in enumerate(
+                zip(self.layout.amplifiers, self.electronics, strict=True), start=1
+            )
+        )
+        return Camera(
+            name=self.name,
+            family=self.family,
+            binning=Binning(bx, by),
+            configuration_mode=self.configuration_mode,
+            amplifiers=amplifiers,
+            crosstalk=self.crosstalk,
+            trim_section=Section(*parse_section(self.layout.trimsec)),
+            dark_temperature_coefficient=self.dark_temperature_coefficient or None,
+        )
 
 
 def _crosstalk(pairs: dict[tuple[int, int], float], n: int) -> CrosstalkMatrix:
@@ -74,20 +181,23 @@ def sinistro(
     gains: tuple[float, float, float, float] = (2.02, 1.98, 2.05, 1.96),
     read_noise: float = 7.5,
     crosstalk: dict[tuple[int, int], float] | None = None,
+    mounting: Mounting = NORTH_UP_EAST_LEFT,
+    bad_pixels: BadPixelDensity = FEW_BAD_PIXELS,
 ) -> SimCamera:
     """A current (multi-extension) Sinistro: four amplifiers read from the detector's corners.
 
-    ``amp_size`` is an amplifier's side in unbinned pixels (2048 on the real 4k x 4k detector).
-    ``mode`` 'full_frame' (1x1) or 'central_2k_2x2' (the central half of the detector, 2x2).
-    The layout is the real one: amplifier 1 top-left (read out flipped in y), 2 bottom-left,
-    3 bottom-right (flipped in x), 4 top-right (flipped in both); each readout has 10
-    parallel-overscan rows (5 binned) and 32 serial-overscan columns (16 binned) whose first
-    few still carry charge trailing from the image and are left out of BIASSEC.
+    The layout (`~lco_instruments.simulate.layout.sinistro_layout`) is the real fa05's:
+    amplifier 1 top-left (read out flipped in y), 2 bottom-left, 3 bottom-right (flipped in
+    x), 4 top-right (flipped in both); each readout has 10 parallel-overscan rows and 32
+    serial-overscan columns, the first few of which still carry charge trailing from the
+    image and are left out of BIASSEC. ``sinistro(amp_size=1024, mode='central_2k_2x2')``
+    writes the real fa05's sections and 544 x 522 readouts.
 
     Parameters
     ----------
     amp_size : int
-        Side of an amplifier, unbinned pixels (small values make fast tests and figures).
+        Side of an amplifier's region, unbinned pixels: 2048 full frame and 1024 central 2k on
+        the real 4k x 4k detector (small values make fast tests and figures).
     mode : str
         'full_frame' (1x1) or 'central_2k_2x2'.
     name : str
@@ -101,6 +211,10 @@ def sinistro(
     crosstalk : dict of (int, int) to float, optional
         ``{(i, j): CRSTLKij}``: fraction of amplifier i's signal appearing in amplifier j;
         by default `SINISTRO_CROSSTALK`.
+    mounting : Mounting
+        Orientation on the sky; by default north up, east left (as real Sinistro headers say).
+    bad_pixels : BadPixelDensity
+        Defect densities, e.g. ``BadPixelDensity.realistic(0.01)``.
 
     Returns
     -------
@@ -108,101 +222,36 @@ def sinistro(
         Overscan levels near 2500 ADU, saturation 47500 ADU, MAXLIN 45000 ADU, 0.389 arcsec
         per unbinned pixel.
     """
-    binning = Binning(2, 2) if mode == "central_2k_2x2" else Binning(1, 1)
-    side = amp_size // binning.x
-    detector = 2 * amp_size if mode == "full_frame" else 4 * amp_size
-    origin = 1 if mode == "full_frame" else amp_size + 1
-    serial, skipped, parallel = 32 // binning.x, 6 // binning.x, 10 // binning.y
-    a = amp_size
-    placements = {
-        1: Section(origin, origin + a - 1, origin + 2 * a - 1, origin + a),
-        2: Section(origin, origin + a - 1, origin, origin + a - 1),
-        3: Section(origin + 2 * a - 1, origin + a, origin, origin + a - 1),
-        4: Section(origin + 2 * a - 1, origin + a, origin + 2 * a - 1, origin + a),
-    }
-    amplifiers = tuple(
-        AmplifierGeometry(
-            index=index,
-            readout_shape=(side + parallel, side + serial),
-            data_section=Section(1, side, 1, side),
-            bias_section=Section(side + skipped + 1, side + serial, 1, side),
-            detector_section=placements[index],
-            gain=gains[index - 1],
-            read_noise=read_noise,
-            saturation=47500.0,
-            nonlinearity=45000.0,
-        )
-        for index in range(1, 5)
-    )
-    mosaic = 2 * side
-    camera = Camera(
+    if mode not in ("full_frame", "central_2k_2x2"):
+        raise ValueError(f"Sinistro mode must be 'full_frame' or 'central_2k_2x2', got {mode!r}")
+    layout = sinistro_layout(amp_size=amp_size, central=mode == "central_2k_2x2")
+    return SimCamera(
         name=name,
         family=CameraFamily.SINISTRO,
-        binning=binning,
         configuration_mode=mode,
-        amplifiers=amplifiers,
+        layout=layout,
+        electronics=tuple(Electronics(gain, read_noise, 47500.0, 45000.0) for gain in gains),
         crosstalk=_crosstalk(SINISTRO_CROSSTALK if crosstalk is None else crosstalk, 4),
-        trim_section=Section(1, mosaic, 1, mosaic),
-    )
-    return SimCamera(
-        camera=camera,
-        pixel_scale=0.389 * binning.x,
-        detector_size=Section(1, detector, 1, detector),
+        pixel_scale=0.389 * layout.binning[0],
         overscan_levels=(2522.0, 2560.0, 2553.0, 2582.0),
         site=site,
         telescope=telescope,
         set_temperature=-100.0,
         multi_extension=True,
-    )
-
-
-def _margin(side: int) -> int:
-    # Real SBIG/Spectral TRIMSECs drop 10 binned pixels at each edge of a 2k readout.
-    return max(1, round(10 * side / 2048))
-
-
-def _single_amplifier(
-    name: str,
-    family: CameraFamily,
-    *,
-    size: int,
-    binning: int,
-    serial: int,
-    gain: float,
-    read_noise: float,
-    saturation: float,
-    nonlinearity: float,
-    dark_temperature_coefficient: float | None = None,
-) -> Camera:
-    """A one-amplifier camera: ``serial`` overscan columns (the first 6 unused), trimmed edges."""
-    side = size // binning
-    margin = _margin(side)
-    skipped = 6
-    amplifier = AmplifierGeometry(
-        index=1,
-        readout_shape=(side, side + serial),
-        data_section=Section(1, side, 1, side),
-        bias_section=Section(side + skipped + 1, side + serial, 1, side) if serial else None,
-        detector_section=Section(1, size, 1, size),
-        gain=gain,
-        read_noise=read_noise,
-        saturation=saturation,
-        nonlinearity=nonlinearity,
-    )
-    return Camera(
-        name=name,
-        family=family,
-        binning=Binning(binning, binning),
-        configuration_mode="full_frame",
-        amplifiers=(amplifier,),
-        crosstalk=((0.0,),),
-        trim_section=Section(margin + 1, side - margin, margin + 1, side - margin),
-        dark_temperature_coefficient=dark_temperature_coefficient,
+        mounting=mounting,
+        bad_pixels=bad_pixels,
     )
 
 
 def sbig(
-    *, size: int = 4096, binning: int = 2, name: str = "kb99", site: str = "lsc", telescope: str = "1m0-05"
+    *,
+    size: int = 4096,
+    binning: int = 2,
+    name: str = "kb99",
+    site: str = "lsc",
+    telescope: str = "1m0-05",
+    mounting: Mounting = NORTH_UP_EAST_LEFT,
+    bad_pixels: BadPixelDensity = FEW_BAD_PIXELS,
 ) -> SimCamera:
     """A 1 m SBIG STX-16803: one amplifier, no overscan (its offset comes from the master bias).
 
@@ -216,6 +265,11 @@ def sbig(
         INSTRUME.
     site, telescope : str
         SITEID and TELESCOP.
+    mounting : Mounting
+        Orientation on the sky; real SBIGs vary, e.g. ``Mounting(north='down', east='left')``
+        for the mirrored kb70/kb05/kb78/kb76 (header CD diag(-s, -s)).
+    bad_pixels : BadPixelDensity
+        Defect densities.
 
     Returns
     -------
@@ -223,25 +277,34 @@ def sbig(
         Gain 1.4 e-/ADU, read noise 13.5 e-, a 520 ADU pedestal, set temperature -20 C and
         DRKTCOEF 0.09 /K.
     """
-    camera = _single_amplifier(
-        name, CameraFamily.SBIG, size=size, binning=binning, serial=0, gain=1.4, read_noise=13.5,
-        saturation=46000.0, nonlinearity=46000.0, dark_temperature_coefficient=0.09,
-    )  # fmt: skip
     return SimCamera(
-        camera=camera,
+        name=name,
+        family=CameraFamily.SBIG,
+        configuration_mode="full_frame",
+        layout=single_amplifier_layout(size=size, binning=binning, serial=0),
+        electronics=(Electronics(1.4, 13.5, 46000.0, 46000.0),),
+        crosstalk=((0.0,),),
         pixel_scale=0.2335 * binning,
-        detector_size=Section(1, size, 1, size),
         overscan_levels=(0.0,),
         site=site,
         telescope=telescope,
         pedestal=520.0,
         set_temperature=-20.0,
         dark_temperature_coefficient=0.09,
+        mounting=mounting,
+        bad_pixels=bad_pixels,
     )
 
 
 def spectral(
-    *, size: int = 4096, binning: int = 2, name: str = "fs99", site: str = "ogg", telescope: str = "2m0-01"
+    *,
+    size: int = 4096,
+    binning: int = 2,
+    name: str = "fs99",
+    site: str = "ogg",
+    telescope: str = "2m0-01",
+    mounting: Mounting = NORTH_UP_EAST_LEFT,
+    bad_pixels: BadPixelDensity = FEW_BAD_PIXELS,
 ) -> SimCamera:
     """A 2 m Spectral camera: one amplifier with 32 serial-overscan columns.
 
@@ -255,22 +318,28 @@ def spectral(
         INSTRUME.
     site, telescope : str
         SITEID and TELESCOP.
+    mounting : Mounting
+        Orientation on the sky.
+    bad_pixels : BadPixelDensity
+        Defect densities.
 
     Returns
     -------
     SimCamera
         Gain 7.7 e-/ADU, read noise 9 e-, overscan level 610 ADU.
     """
-    camera = _single_amplifier(
-        name, CameraFamily.SPECTRAL, size=size, binning=binning, serial=32, gain=7.7, read_noise=9.0,
-        saturation=65000.0, nonlinearity=60000.0,
-    )  # fmt: skip
     return SimCamera(
-        camera=camera,
+        name=name,
+        family=CameraFamily.SPECTRAL,
+        configuration_mode="full_frame",
+        layout=single_amplifier_layout(size=size, binning=binning, serial=32),
+        electronics=(Electronics(7.7, 9.0, 65000.0, 60000.0),),
+        crosstalk=((0.0,),),
         pixel_scale=0.15 * binning,
-        detector_size=Section(1, size, 1, size),
         overscan_levels=(610.0,),
         site=site,
         telescope=telescope,
         set_temperature=-100.0,
+        mounting=mounting,
+        bad_pixels=bad_pixels,
     )

@@ -1,9 +1,10 @@
 """The forward model: camera signatures + sky -> one raw frame in LCO's format, with its truth.
 
 Order of the model (each step is what the real detector does, in the order it does it):
-light (sky, stars, twilight) x flat response + dark current -> Poisson noise -> cosmic rays
--> + fixed bias structure -> saturation at the full well -> split into amplifier readouts
--> / gain (ADU) -> + crosstalk ghosts -> + read noise -> + overscan offset -> 16-bit integers.
+light (sky, stars, twilight, through the camera's true mounting) x flat response + dark
+current -> Poisson noise -> cosmic rays -> + fixed bias structure -> cut into amplifier
+readouts by the simulator's own section table -> / gain (ADU) -> + read noise + overscan
+offset -> clip at saturation -> + crosstalk ghosts -> 16-bit integers.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ from astropy.wcs import WCS
 from lco_core._arrays import FloatImage, read_only
 from lco_core.header import Header, HeaderCard
 from lco_core.meta import ObsType
-from lco_instruments.readout import split_into_amplifiers
 from lco_instruments.simulate.cameras import SimCamera
 from lco_instruments.simulate.cosmics import CosmicRays, cosmic_rays
+from lco_instruments.simulate.defects import BadPixels, draw_bad_pixels
 from lco_instruments.simulate.detector import DarkCurrent, FlatField, bias_structure, dark_current, flat_field
-from lco_instruments.simulate.scene import StarCatalog, StarField, moffat_psf_image, project_stars, tan_wcs
+from lco_instruments.simulate.mounting import Mounting, tan_wcs_with_cd
+from lco_instruments.simulate.scene import StarCatalog, StarField, moffat_psf_image, project_stars
 
 OBSTYPE_CODES = {
     ObsType.BIAS: "b",
@@ -46,15 +48,22 @@ class Signatures:
         Dark current at the set temperature, electrons per second.
     flat : FlatField
         Relative response; clipped mean 1 over the central half.
+    bad_pixels : BadPixels
+        Every defective pixel by kind (hot, warm columns, hot and dead clusters, low response).
     """
 
     bias: FloatImage  # electrons, the structure a master bias must recover
     dark: DarkCurrent  # electrons per second at the set temperature
     flat: FlatField  # relative response, central-half clipped mean 1
+    bad_pixels: BadPixels
 
 
 def camera_signatures(sim: SimCamera, *, seed: int) -> Signatures:
-    """Draw a camera's bias structure, dark current and flat field (deterministic by seed).
+    """Draw a camera's bias structure, dark current, flat field and bad pixels (by seed).
+
+    Isolated hot pixels come at ``sim.bad_pixels.hot``; warm columns and clusters at the
+    other densities of ``sim.bad_pixels`` are drawn from a random stream of their own, so a
+    camera without them gets exactly the signatures it always had.
 
     Parameters
     ----------
@@ -67,13 +76,13 @@ def camera_signatures(sim: SimCamera, *, seed: int) -> Signatures:
     -------
     Signatures
     """
-    shape = sim.camera.mosaic_shape
+    shape = sim.mosaic_shape
     rng = np.random.default_rng([seed, 1])
-    return Signatures(
-        bias=bias_structure(shape, rng=rng, amplitude=3.0),
-        dark=dark_current(shape, rng=rng),
-        flat=flat_field(shape, rng=rng),
-    )
+    bias = bias_structure(shape, rng=rng, amplitude=3.0)
+    dark = dark_current(shape, rng=rng, hot_fraction=sim.bad_pixels.hot)
+    flat = flat_field(shape, rng=rng)
+    dark, flat, bad_pixels = draw_bad_pixels(dark, flat, sim.bad_pixels, rng=np.random.default_rng([seed, 5]))
+    return Signatures(bias=bias, dark=dark, flat=flat, bad_pixels=bad_pixels)
 
 
 @attrs.frozen(eq=False)
@@ -170,13 +179,17 @@ class FrameTruth:
     cosmic : CosmicRays
         The cosmic rays deposited.
     saturated : ndarray of bool
-        Pixels clipped at the full well.
+        Pixels clipped at the converter's saturation (in the video signal or after the
+        crosstalk ghosts were added).
     wcs : astropy.wcs.WCS
-        True WCS of the mosaic.
+        True WCS of the mosaic: CD = scale x R(rotation) @ P of the camera's mounting.
     header_wcs : astropy.wcs.WCS
-        The (deliberately wrong) pointing the header claims.
+        What the raw header claims: the nominal mounting (scale x P, no rotation) at the
+        deliberately wrong pointing.
     fwhm_px : float
         Seeing FWHM, pixels.
+    mounting : Mounting
+        The camera's true mounting.
     """
 
     filename: str
@@ -190,8 +203,9 @@ class FrameTruth:
     cosmic: CosmicRays
     saturated: BoolImage  # pixels clipped at the full well
     wcs: WCS  # true WCS of the mosaic
-    header_wcs: WCS  # the (deliberately wrong) pointing the header claims
+    header_wcs: WCS  # nominal mounting, deliberately wrong pointing
     fwhm_px: float
+    mounting: Mounting
 
 
 @attrs.frozen(eq=False)
@@ -238,7 +252,7 @@ def filename_for(sim: SimCamera, exposure: Exposure) -> str:
     day_obs = _day_obs(exposure.start)
     code = OBSTYPE_CODES.get(exposure.obstype, "x")
     telescope = sim.telescope.replace("-", "")
-    return f"{sim.site}{telescope}-{sim.camera.name}-{day_obs:%Y%m%d}-{exposure.number:04d}-{code}00.fits.fz"
+    return f"{sim.site}{telescope}-{sim.name}-{day_obs:%Y%m%d}-{exposure.number:04d}-{code}00.fits.fz"
 
 
 def _day_obs(moment: dt.datetime) -> dt.date:
@@ -249,10 +263,12 @@ def _day_obs(moment: dt.datetime) -> dt.date:
 def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
     """The true TAN WCS of an exposure's mosaic: the field centre moved by the dither.
 
+    CRPIX is the mosaic centre and CD ``sim.mounting.true_cd(sim.pixel_scale)``.
+
     Parameters
     ----------
     sim : SimCamera
-        The camera (mosaic shape and pixel scale).
+        The camera (mosaic shape, pixel scale and mounting).
     field : Field
         The field.
     exposure : Exposure
@@ -265,15 +281,29 @@ def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
     dx, dy = exposure.dither_arcsec
     dec = field.center_dec + dy / 3600.0
     ra = field.center_ra + dx / 3600.0 / np.cos(np.radians(dec))
-    return tan_wcs(ra, dec, shape=sim.camera.mosaic_shape, pixel_scale_arcsec=sim.pixel_scale)
+    return tan_wcs_with_cd(ra, dec, shape=sim.mosaic_shape, cd=sim.mounting.true_cd(sim.pixel_scale))
 
 
-def _shifted(wcs: WCS, error_arcsec: tuple[float, float]) -> WCS:
-    claimed = wcs.deepcopy()
-    dec = float(claimed.wcs.crval[1]) + error_arcsec[1] / 3600.0
-    ra = float(claimed.wcs.crval[0]) + error_arcsec[0] / 3600.0 / np.cos(np.radians(dec))
-    claimed.wcs.crval = [ra, dec]
-    return claimed
+def header_wcs_of(sim: SimCamera, wcs: WCS, error_arcsec: tuple[float, float]) -> WCS:
+    """The WCS a raw header states: nominal mounting, pointing off by ``error_arcsec``.
+
+    Parameters
+    ----------
+    sim : SimCamera
+        The camera (pixel scale and mounting).
+    wcs : astropy.wcs.WCS
+        The frame's true WCS.
+    error_arcsec : (float, float)
+        Header pointing minus truth (east, north), arcsec.
+
+    Returns
+    -------
+    astropy.wcs.WCS
+        Same CRPIX; CRVAL moved; CD ``sim.mounting.nominal_cd(sim.pixel_scale)``.
+    """
+    dec = float(wcs.wcs.crval[1]) + error_arcsec[1] / 3600.0
+    ra = float(wcs.wcs.crval[0]) + error_arcsec[0] / 3600.0 / np.cos(np.radians(dec))
+    return tan_wcs_with_cd(ra, dec, shape=sim.mosaic_shape, cd=sim.mounting.nominal_cd(sim.pixel_scale))
 
 
 def _light(
@@ -285,7 +315,7 @@ def _light(
     rng: np.random.Generator,
 ) -> tuple[npt.NDArray[np.float64], float, StarField, float]:
     """Expected light on the detector before the flat response, e- (image, sky, stars, fwhm)."""
-    shape = sim.camera.mosaic_shape
+    shape = sim.mosaic_shape
     fwhm = field.seeing_arcsec / sim.pixel_scale
     empty = project_stars(field.catalog, wcs, shape, zero_point=0.0, exptime=0.0)
     if exposure.obstype in (ObsType.BIAS, ObsType.DARK) or exposure.exptime == 0:
@@ -326,8 +356,8 @@ def simulate_frame(
     -------
     SimulatedFrame
     """
-    camera = sim.camera
-    shape = camera.mosaic_shape
+    layout = sim.layout
+    shape = sim.mosaic_shape
     rng = np.random.default_rng([seed, exposure.number, 2])
     wcs = true_wcs(sim, field, exposure)
     light, sky, stars, fwhm = _light(sim, signatures, field, exposure, wcs, rng)
@@ -340,60 +370,51 @@ def simulate_frame(
     electrons += signatures.bias
     expected = expected + signatures.bias
 
-    signal_adu = split_into_amplifiers(electrons, camera, fill=0.0)
-    matrix = np.asarray(camera.crosstalk)
+    signal_electrons = layout.cut(electrons, fill=0.0)
+    matrix = np.asarray(sim.crosstalk)
     levels, direct = [], []
-    for signal, geometry, base in zip(signal_adu, camera.amplifiers, sim.overscan_levels, strict=True):
-        level = base + float(rng.normal(0.0, 2.0)) if geometry.bias_section else sim.pedestal
-        noise = rng.normal(0.0, geometry.read_noise / geometry.gain, size=geometry.readout_shape)
+    for signal, amp, electronics, base in zip(
+        signal_electrons, layout.amplifiers, sim.electronics, sim.overscan_levels, strict=True
+    ):
+        level = base + float(rng.normal(0.0, 2.0)) if amp.biassec is not None else sim.pedestal
+        noise = rng.normal(0.0, electronics.read_noise / electronics.gain, size=amp.shape)
         # The video signal clips at the converter's saturation; the ghost a source leaves in
         # the other amplifiers follows the clipped signal above its offset.
-        direct.append(np.minimum(signal / geometry.gain + noise + level, geometry.saturation))
+        direct.append(np.minimum(signal / electronics.gain + noise + level, electronics.saturation))
         levels.append(level)
     raw, saturated_readouts = [], []
-    for victim, geometry in enumerate(camera.amplifiers):
-        ghost = np.zeros(geometry.readout_shape)
+    for victim, (amp, electronics) in enumerate(zip(layout.amplifiers, sim.electronics, strict=True)):
+        ghost = np.zeros(amp.shape)
         for source in range(len(direct)):
             if source != victim and matrix[source, victim] != 0.0:
                 ghost += matrix[source, victim] * (direct[source] - levels[source])
         adu = direct[victim] + ghost
-        clipped = adu >= geometry.saturation
-        adu = np.where(clipped, geometry.saturation, adu)
+        clipped = adu >= electronics.saturation
+        adu = np.where(clipped, electronics.saturation, adu)
         raw.append(np.clip(np.round(adu), 0, 65535).astype(np.uint16))
-        saturated_readouts.append(clipped.astype(np.float32))
-    overscan = levels
-    saturated = _mosaic_of(saturated_readouts, sim) > 0.5
+        saturated_readouts.append(clipped.astype(np.float64))
+    saturated = layout.assemble(saturated_readouts) > 0.5
 
     filename = filename_for(sim, exposure)
-    header_wcs = _shifted(wcs, exposure.pointing_error_arcsec)
-    primary, extensions = _headers(sim, exposure, filename, header_wcs, temperature)
+    claimed = header_wcs_of(sim, wcs, exposure.pointing_error_arcsec)
+    primary, extensions = _headers(sim, exposure, filename, claimed, temperature)
     truth = FrameTruth(
         filename=filename,
         obstype=exposure.obstype,
         exptime=exposure.exptime,
         filter=exposure.filter,
-        overscan=tuple(overscan),
+        overscan=tuple(levels),
         expected=read_only(expected.astype(np.float32)),
         sky=sky,
         stars=stars,
         cosmic=cosmic,
         saturated=read_only(saturated),
         wcs=wcs,
-        header_wcs=header_wcs,
+        header_wcs=claimed,
         fwhm_px=fwhm,
+        mounting=sim.mounting,
     )
     return SimulatedFrame(filename, primary, tuple(raw), extensions, truth)
-
-
-def _mosaic_of(readouts: list[npt.NDArray[np.float32]], sim: SimCamera) -> npt.NDArray[np.float32]:
-    camera = sim.camera
-    image = np.zeros(camera.mosaic_shape, dtype=np.float32)
-    for readout, geometry in zip(readouts, camera.amplifiers, strict=True):
-        source = geometry.data_section.oriented(
-            x_flipped=geometry.detector_section.x_flipped, y_flipped=geometry.detector_section.y_flipped
-        ).to_oriented_slices()
-        image[camera.mosaic_section(geometry).to_slices()] = readout[source]
-    return image
 
 
 def _sexagesimal(value: float, *, hours: bool) -> str:
@@ -411,13 +432,14 @@ def _sexagesimal(value: float, *, hours: bool) -> str:
 def _headers(
     sim: SimCamera, exposure: Exposure, filename: str, header_wcs: WCS, temperature: float
 ) -> tuple[Header, tuple[Header, ...]]:
-    camera = sim.camera
+    layout = sim.layout
     start = exposure.start.astimezone(dt.UTC)
     ra, dec = (float(v) for v in header_wcs.wcs.crval)
-    cd = header_wcs.wcs.cd if header_wcs.wcs.has_cd() else header_wcs.pixel_scale_matrix
+    cd = header_wcs.wcs.cd
     crpix = header_wcs.wcs.crpix
-    single = len(camera.amplifiers) == 1
-    amp = camera.amplifiers[0]
+    single = len(layout.amplifiers) == 1
+    first = sim.electronics[0]
+    ccdsum = f"{layout.binning[0]} {layout.binning[1]}"
     cards = [
         HeaderCard("ORIGIN", "LCOGT", "Organization responsible for the data"),
         HeaderCard("SITEID", sim.site, "ID code of the Observatory site"),
@@ -436,14 +458,15 @@ def _headers(
         HeaderCard("FILTER2", exposure.filter),
         HeaderCard("FILTER3", "air"),
         HeaderCard("FILTER", exposure.filter, "Filter used"),
-        HeaderCard("INSTRUME", camera.name, "Instrument used"),
-        HeaderCard("CONFMODE", camera.configuration_mode, "Camera mode configuration"),
-        HeaderCard("GAIN", amp.gain if single else 0.0, "[e-/count] Pixel gain"),
-        HeaderCard("RDNOISE", amp.read_noise, "[e-/pixel] Read noise"),
-        HeaderCard("SATURATE", amp.saturation, "[ADU] Saturation level"),
-        HeaderCard("MAXLIN", amp.nonlinearity, "[ADU] Non-linearity level"),
-        HeaderCard("DETSIZE", str(sim.detector_size), "[pixel] Detector size"),
-        HeaderCard("CCDSUM", camera.binning.ccdsum, "CCD on-chip summing/binning"),
+        HeaderCard("INSTRUME", sim.name, "Instrument used"),
+        HeaderCard("CONFMODE", sim.configuration_mode, "Camera mode configuration"),
+        # A multi-extension primary's GAIN is 0.0 on real Sinistros: the gains are per extension.
+        HeaderCard("GAIN", first.gain if single else 0.0, "[e-/count] Pixel gain"),
+        HeaderCard("RDNOISE", first.read_noise, "[e-/pixel] Read noise"),
+        HeaderCard("SATURATE", first.saturation, "[ADU] Saturation level"),
+        HeaderCard("MAXLIN", first.nonlinearity, "[ADU] Non-linearity level"),
+        HeaderCard("DETSIZE", layout.detsize, "[pixel] Detector size"),
+        HeaderCard("CCDSUM", ccdsum, "CCD on-chip summing/binning"),
         HeaderCard("CCDSTEMP", sim.set_temperature, "[deg C] CCD set temperature"),
         HeaderCard("CCDATEMP", round(temperature, 3), "[deg C] CCD actual temperature"),
         HeaderCard("PIXSCALE", sim.pixel_scale, "[arcsec/pixel] Nominal pixel scale"),
@@ -468,19 +491,18 @@ def _headers(
             HeaderCard("DRKTCOEF", sim.dark_temperature_coefficient, "[1/K] Dark temperature coefficient")
         )
     if single:
-        cards += _section_cards(sim, 0, trim=True)
+        cards += _section_cards(sim, 0)
+        cards.append(HeaderCard("TRIMSEC", layout.trimsec, "[binned pixel] Useful data"))
         return Header(tuple(cards)), (Header(),)
     cards += [
         HeaderCard("DATASEC", "UNKNOWN"),
         HeaderCard("BIASSEC", "UNKNOWN"),
         HeaderCard("DETSEC", "UNKNOWN"),
-        HeaderCard("TRIMSEC", str(camera.trim_section), "[binned pixel] Useful data"),
+        HeaderCard("TRIMSEC", layout.trimsec, "[binned pixel] Useful data"),
     ]
-    n = len(camera.amplifiers)
+    n = len(layout.amplifiers)
     cards += [
-        HeaderCard(
-            f"CRSTLK{i + 1}{j + 1}", float(camera.crosstalk[i][j]), f"Signal from Q{i + 1} onto Q{j + 1}"
-        )
+        HeaderCard(f"CRSTLK{i + 1}{j + 1}", float(sim.crosstalk[i][j]), f"Signal from Q{i + 1} onto Q{j + 1}")
         for i in range(n)
         for j in range(n)
         if i != j
@@ -488,9 +510,9 @@ def _headers(
     extensions = tuple(
         Header(
             (
-                HeaderCard("CCDSUM", camera.binning.ccdsum),
-                *_section_cards(sim, index, trim=False),
-                HeaderCard("GAIN", camera.amplifiers[index].gain, "Pixel gain"),
+                HeaderCard("CCDSUM", ccdsum),
+                *_section_cards(sim, index),
+                HeaderCard("GAIN", sim.electronics[index].gain, "Pixel gain"),
                 HeaderCard("EXTVER", index + 1, "Extension instance"),
             )
         )
@@ -499,17 +521,11 @@ def _headers(
     return Header(tuple(cards)), extensions
 
 
-def _section_cards(sim: SimCamera, index: int, *, trim: bool) -> list[HeaderCard]:
-    amp = sim.camera.amplifiers[index]
-    cards = [
-        HeaderCard(
-            "DETSEC", str(amp.detector_section) if sim.multi_extension else "UNKNOWN", "Detector section"
-        ),
-        HeaderCard(
-            "BIASSEC", str(amp.bias_section) if amp.bias_section else "UNKNOWN", "Section of overscan data"
-        ),
-        HeaderCard("DATASEC", str(amp.data_section), "Data section"),
+def _section_cards(sim: SimCamera, index: int) -> list[HeaderCard]:
+    """DETSEC, BIASSEC and DATASEC of one amplifier, verbatim from the layout table."""
+    amp = sim.layout.amplifiers[index]
+    return [
+        HeaderCard("DETSEC", amp.detsec if sim.multi_extension else "UNKNOWN", "Detector section"),
+        HeaderCard("BIASSEC", amp.biassec or "UNKNOWN", "Section of overscan data"),
+        HeaderCard("DATASEC", amp.datasec, "Data section"),
     ]
-    if trim:
-        cards.append(HeaderCard("TRIMSEC", str(sim.camera.trim_section), "[binned pixel] Useful data"))
-    return cards

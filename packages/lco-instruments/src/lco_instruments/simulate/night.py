@@ -137,7 +137,7 @@ def make_field(
         With `ZERO_POINTS` as its zero points; at least 5 stars, over the field's radius plus
         5 arcmin.
     """
-    ny, nx = sim.camera.mosaic_shape
+    ny, nx = sim.mosaic_shape
     half_diagonal = 0.5 * np.hypot(nx, ny) * sim.pixel_scale / 3600.0
     radius = half_diagonal + 5.0 / 60.0
     area = np.pi * radius**2
@@ -321,19 +321,34 @@ def truth_summary(night: Night) -> dict[str, object]:
     Returns
     -------
     dict
-        Gains, read noise, crosstalk, bias rms, median dark rate, hot pixels, bad columns,
-        zero points and, per frame, overscan levels, sky, stars, cosmic-ray tracks, FWHM and
-        the true and header pointing (what ``truth.json`` holds).
+        Gains, read noise, crosstalk, mounting, bias rms, median dark rate, bad pixels by
+        kind, bad columns, zero points and, per frame, overscan levels, sky, stars, cosmic-ray
+        tracks, FWHM, the true and header pointing and the true and header CD matrices (what
+        ``truth.json`` holds).
     """
-    camera = night.sim.camera
+    sim = night.sim
+    bad = night.signatures.bad_pixels
     return {
-        "camera": camera.name,
-        "gain": [a.gain for a in camera.amplifiers],
-        "read_noise": [a.read_noise for a in camera.amplifiers],
-        "crosstalk": [list(row) for row in camera.crosstalk],
+        "camera": sim.name,
+        "gain": [a.gain for a in sim.electronics],
+        "read_noise": [a.read_noise for a in sim.electronics],
+        "crosstalk": [list(row) for row in sim.crosstalk],
+        "mounting": {
+            "north": sim.mounting.north,
+            "east": sim.mounting.east,
+            "rotation_deg": sim.mounting.rotation_deg,
+        },
         "bias_structure_rms_e": float(np.std(night.signatures.bias)),
         "dark_rate_median_e_per_s": float(np.median(night.signatures.dark.rate)),
         "hot_pixels": int(night.signatures.dark.hot.sum()),
+        "bad_pixels": {
+            "hot": int(bad.hot.sum()),
+            "warm_columns": int(bad.warm_columns.sum()),
+            "hot_clusters": int(bad.hot_clusters.sum()),
+            "dead_clusters": int(bad.dead_clusters.sum()),
+            "low_response": int(bad.low_response.sum()),
+            "any": int(bad.any.sum()),
+        },
         "flat_bad_columns": list(night.signatures.flat.bad_columns),
         "field_center": [night.field.center_ra, night.field.center_dec],
         "zero_points": night.field.zero_points,
@@ -350,6 +365,8 @@ def truth_summary(night: Night) -> dict[str, object]:
                 "fwhm_px": t.fwhm_px,
                 "true_crval": [float(v) for v in t.wcs.wcs.crval],
                 "header_crval": [float(v) for v in t.header_wcs.wcs.crval],
+                "true_cd": t.wcs.wcs.cd.tolist(),
+                "header_cd": t.header_wcs.wcs.cd.tolist(),
             }
             for t in night.truths
         ],
