@@ -3,7 +3,8 @@
 The catalogue follows LCO's CAT convention: 1-based pixel positions, Kron-like ``flux`` (in
 electrons, written with the FITS unit 'ct' as LCO does, since FITS has no unit for electrons),
 circular apertures of 1 to 6 arcsec diameter (``fluxaper1``..``fluxaper6``), ``fwhm`` in pixels,
-``theta`` in degrees, and a ``flag`` column of `SourceFlag` bits.
+``theta`` in degrees, and a ``flag`` column of `SourceFlag` bits. Masked pixels are left out of
+every sum and their light restored from the frame's PSF (`lco_stages.masked_flux`).
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 import sep
+from scipy.spatial import cKDTree
 
 from lco_core.errors import StageError
 from lco_core.frame import Frame
@@ -21,6 +23,14 @@ from lco_core.provenance import ProcessingStep
 from lco_core.sources import SourceCatalog, SourceFlag
 from lco_core.stats import robust_std, sigma_clipped_mean
 from lco_stages._checks import require_assembled
+from lco_stages.masked_flux import (
+    MIN_PSF_STARS,
+    Apertures,
+    MoffatPsf,
+    correct_masked_flux,
+    fit_moffat_psf,
+    masked_shares,
+)
 from lco_stages.psf import moffat_fwhm
 
 STAGE = "detect_sources"
@@ -28,13 +38,16 @@ STAGE = "detect_sources"
 APERTURE_DIAMETERS = (1, 2, 3, 4, 5, 6)  # arcsec
 #: Pixels that must not be detected or measured as sky: unusable or not astrophysical.
 _EXCLUDED = MaskBit.BAD | MaskBit.NO_DATA | MaskBit.LOW_FLAT | MaskBit.COSMIC | MaskBit.SATURATED
-#: Mask bits that flag a source when they fall in its aperture.
-_APERTURE_FLAGS = (
-    (MaskBit.SATURATED, SourceFlag.SATURATED),
-    (MaskBit.BAD | MaskBit.NO_DATA | MaskBit.LOW_FLAT, SourceFlag.BAD_PIXELS),
-    (MaskBit.COSMIC, SourceFlag.COSMIC_RAY),
-    (MaskBit.NONLINEAR, SourceFlag.NONLINEAR),
-)
+#: Mask bits whose share of a source's light sets BAD_PIXELS.
+_BAD = MaskBit.BAD | MaskBit.NO_DATA | MaskBit.LOW_FLAT
+#: Groups of masked pixels whose light is measured: all (the correction), bad, cosmic rays.
+_SHARE_GROUPS = (int(_EXCLUDED), int(_BAD), int(MaskBit.COSMIC))
+#: Share of an aperture's light on masked pixels above which BAD_PIXELS (or COSMIC_RAY) is set:
+#: the restored light then rests on the PSF model for more than 1% of the flux, where the
+#: model's own error (`~lco_stages.masked_flux.MODEL_SHARE_ERROR`) passes 0.1%.
+MATERIAL_SHARE = 0.01
+#: Largest share of the frame one first-pass detection may mask, grown, for the second background.
+MAX_GROWN_SHARE = 0.02
 
 Array = npt.NDArray[np.float64]
 
@@ -55,7 +68,7 @@ DESCRIPTIONS = {
     "ywin": "Windowed Y coordinate (1-based)",
     "xpeak": "X of the brightest pixel (1-based)",
     "ypeak": "Y of the brightest pixel (1-based)",
-    "flux": "Flux in 2.5 Kron radii, at least a circle of 3.5 x the frame FWHM",
+    "flux": "Flux in 2.5 Kron radii, at least a circle of 3.5 x the frame FWHM, masked pixels restored",
     "fluxerr": "Error of the Kron flux",
     "peak": "Peak pixel value above the background",
     "background": "Background level at the source",
@@ -69,8 +82,10 @@ DESCRIPTIONS = {
     "fluxrad50": "Radius containing 50% of the flux",
     "fluxrad75": "Radius containing 75% of the flux",
     "x2": "Second moment in x", "y2": "Second moment in y", "xy": "Second moment xy",
-    "flag": "SourceFlag bits: 1 deblended, 2 edge, 4 saturated, 8 bad pixels, 16 cosmic ray, 32 non-linear",
-    **{f"fluxaper{d}": f'Flux in a circular aperture of {d}" diameter' for d in APERTURE_DIAMETERS},
+    "flag": "SourceFlag bits: 1 deblended, 2 edge, 4 saturated, 8 bad pixels (>1% of the light), "
+    "16 cosmic ray (>1%), 32 non-linear",
+    **{f"fluxaper{d}": f'Flux in a circular aperture of {d}" diameter, masked pixels restored'
+       for d in APERTURE_DIAMETERS},
     **{f"fluxerr{d}": f'Error of the flux in a {d}" aperture' for d in APERTURE_DIAMETERS},
 }  # fmt: skip
 
@@ -115,8 +130,11 @@ def detect_sources(
 
     ``pixel_scale`` (arcsec per pixel) turns the fixed aperture diameters into pixels and the
     FWHM into arcsec. ``threshold`` is in units of the ERR plane. Masked pixels (bad, saturated,
-    cosmic rays, uncovered) are neither detected nor used for the background; a source whose
-    aperture contains them carries the matching `SourceFlag`.
+    cosmic rays, uncovered) are neither detected nor used for the background; the light they
+    would have held is restored to every flux from the frame's PSF, and BAD_PIXELS or
+    COSMIC_RAY says it was more than `MATERIAL_SHARE` of a flux (see `measure_sources`).
+    When sep's extraction fails (its buffers overflow on a frame no background describes) the
+    frame keeps going with an empty catalogue and the reason recorded.
 
     Parameters
     ----------
@@ -135,7 +153,8 @@ def detect_sources(
     -------
     Stage
         Attaches the CAT table (`measure_sources`) and records L1MEAN, L1MEDIAN, L1SIGMA,
-        L1FWHM, L1ELLIP and L1ELLIPA.
+        L1FWHM, L1ELLIP and L1ELLIPA, the PSF used for masked pixels (``psf_fwhm`` in pixels,
+        ``psf_beta``, ``psf_stars`` fitted, 0 if assumed), ``succeeded`` and ``reason``.
 
     Raises
     ------
@@ -149,10 +168,11 @@ def detect_sources(
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
-        catalog, quality = measure_sources(
+        measured = measure_sources(
             frame, pixel_scale=pixel_scale, threshold=threshold, minarea=minarea,
             deblend_cont=deblend_cont, background_box=background_box,
         )  # fmt: skip
+        catalog, quality, psf = measured.catalog, measured.quality, measured.psf
         step = ProcessingStep(
             STAGE,
             {"threshold": threshold, "minarea": minarea, "pixel_scale": pixel_scale},
@@ -164,6 +184,11 @@ def detect_sources(
                 "L1FWHM": quality.fwhm_arcsec,
                 "L1ELLIP": quality.ellipticity,
                 "L1ELLIPA": quality.position_angle,
+                "psf_fwhm": psf.fwhm,
+                "psf_beta": psf.beta,
+                "psf_stars": psf.n_stars,
+                "succeeded": not measured.failure,
+                "reason": measured.failure,
             },
         )
         return frame.with_step(step, sources=catalog)
@@ -171,15 +196,87 @@ def detect_sources(
     return stage
 
 
-def _aperture_flags(mask: npt.NDArray[np.uint8], x: Array, y: Array, radius: Array) -> npt.NDArray[np.int64]:
-    flags = np.zeros(len(x), dtype=np.int64)
-    for bits, flag in _APERTURE_FLAGS:
-        plane = ((mask & np.uint8(bits)) != 0).astype(np.float32)
-        if not plane.any():
-            continue
-        touched, _, _ = sep.sum_circle(plane, x, y, radius, subpix=1)
-        flags[np.asarray(touched) > 0] |= int(flag)
-    return flags
+def _touched(
+    mask: npt.NDArray[np.uint8], bits: int, x: Array, y: Array, radius: Array
+) -> npt.NDArray[np.bool_]:
+    """Whether any pixel with one of ``bits`` lies within ``radius`` of each position."""
+    plane = ((mask & np.uint8(bits)) != 0).astype(np.float32)
+    if not plane.any() or len(x) == 0:
+        return np.zeros(len(x), dtype=bool)
+    touched, _, _ = sep.sum_circle(plane, x, y, radius, subpix=1)
+    result: npt.NDArray[np.bool_] = np.asarray(touched) > 0
+    return result
+
+
+def _set_sep_limits(n_pixels: int) -> None:
+    """sep's buffers, sized from the image (sep's defaults suit 1k x 1k frames)."""
+    # Active pixels above the threshold at once: a tenth of the frame (28 bytes each: 47 MB on a
+    # 4k x 4k frame) is far more than any real source, so only a failed background fills it.
+    sep.set_extract_pixstack(max(300_000, n_pixels // 10))
+    # Sub-objects of one deblended blend: a dense cluster on a 4k x 4k frame needs thousands.
+    sep.set_sub_object_limit(max(4096, n_pixels // 1000))
+
+
+def _sources_mask(found: npt.NDArray[np.void], segmap: npt.NDArray[np.int32]) -> npt.NDArray[np.bool_]:
+    """Pixels to leave out of the second background: first-pass detections and their wings."""
+    mask: npt.NDArray[np.bool_] = segmap > 0
+    a, b = found["a"], found["b"]
+    good = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+    # Each detection grows to an ellipse of 6 times its rms size, which holds a star's wings. A
+    # region whose ellipse would cover more than a sane share of the frame (an edge glow, a
+    # gradient the first background missed) keeps only its own pixels: grown, it would mask the
+    # whole frame and leave no sky for the background, then everything would be "detected".
+    area = np.pi * 36.0 * np.where(good, a * b, 0.0)
+    sane = good & (area <= MAX_GROWN_SHARE * mask.size)
+    sep.mask_ellipse(mask, found["x"][sane], found["y"][sane], a[sane], b[sane], found["theta"][sane], r=6.0)
+    return mask
+
+
+def _psf_stars(
+    objects: npt.NDArray[np.void],
+    mask: npt.NDArray[np.uint8],
+    x: Array,
+    y: Array,
+    fwhm: Array,
+    flux: Array,
+    flux_error: Array,
+    seeing: float,
+) -> npt.NDArray[np.intp]:
+    """Indices of up to 50 bright, isolated, unsaturated point sources to fit the PSF to."""
+    if not np.isfinite(seeing) or len(x) < MIN_PSF_STARS:
+        return np.empty(0, dtype=np.intp)
+    reach = np.full(len(x), 2.0 * seeing + 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        point_like = np.abs(fwhm / seeing - 1.0) < 0.3
+        bright = flux / np.where(flux_error > 0, flux_error, np.inf) > 50.0
+    candidate = (objects["flag"] == 0) & point_like & bright
+    candidate &= ~_touched(mask, int(MaskBit.SATURATED | MaskBit.NONLINEAR), x, y, reach)
+    distances, _ = cKDTree(np.column_stack([x, y])).query(np.column_stack([x, y]), k=2)
+    candidate &= np.asarray(distances, dtype=np.float64).reshape(len(x), 2)[:, 1] > 2.0 * reach
+    chosen = np.flatnonzero(candidate)
+    return chosen[np.argsort(-flux[chosen], kind="stable")][:50]
+
+
+@attrs.frozen(eq=False)
+class SourceMeasurement:
+    """What `measure_sources` found on a frame.
+
+    Attributes
+    ----------
+    catalog : SourceCatalog
+        The CAT table (no rows when extraction failed).
+    quality : ImageQuality
+        Background and image quality.
+    psf : MoffatPsf
+        The PSF the masked-pixel corrections used (``n_stars == 0``: assumed, not fitted).
+    failure : str
+        Why extraction failed ('' when it did not): the catalogue is then empty.
+    """
+
+    catalog: SourceCatalog
+    quality: ImageQuality
+    psf: MoffatPsf
+    failure: str = ""
 
 
 def measure_sources(
@@ -190,8 +287,15 @@ def measure_sources(
     minarea: int = 5,
     deblend_cont: float = 0.005,
     background_box: int = 64,
-) -> tuple[SourceCatalog, ImageQuality]:
+) -> SourceMeasurement:
     """The CAT table and image-quality figures of a calibrated frame (see `detect_sources`).
+
+    Masked pixels (`_EXCLUDED` bits) are neither detected nor summed: every flux is the sum of
+    the unmasked pixels of its aperture divided by ``1 - s``, ``s`` the share of the aperture's
+    light the frame's PSF puts on its masked pixels (`lco_stages.masked_flux`). BAD_PIXELS
+    (bad, uncovered or low-flat pixels) and COSMIC_RAY say that those pixels held more than
+    `MATERIAL_SHARE` of the light of the Kron or of a fixed aperture; SATURATED and NONLINEAR
+    that any such pixel lies in the Kron aperture.
 
     Parameters
     ----------
@@ -210,11 +314,11 @@ def measure_sources(
 
     Returns
     -------
-    catalog : SourceCatalog
-        One row per source, brightest first, with the columns, units and descriptions of
-        `UNITS` and `DESCRIPTIONS`.
-    quality : ImageQuality
-        The frame's background and image quality.
+    SourceMeasurement
+        The catalogue (one row per source, brightest first, with the columns, units and
+        descriptions of `UNITS` and `DESCRIPTIONS`), the frame's background and image quality,
+        the PSF, and why extraction failed if it did (sep's buffers overflowed): then the
+        catalogue has every column and no rows.
 
     Raises
     ------
@@ -229,30 +333,26 @@ def measure_sources(
         raise StageError(STAGE, frame.meta.filename, "every pixel is masked: nothing to detect")
     box = max(8, min(background_box, ny // 2, nx // 2))
     usable_error = np.where(excluded | (error <= 0), np.float32(np.inf), error).astype(np.float32)
-    sep.set_extract_pixstack(max(300000, int(nx * ny * 0.05)))
-    sep.set_sub_object_limit(4096)
-    # Two passes: the wings of the sources detected on a first background would otherwise raise
-    # the background meshes (biasing every flux low in crowded fields), so the background is
-    # measured again with the sources masked, and everything is measured on that.
-    first_sky = sep.Background(data, mask=excluded, bw=box, bh=box, fw=3, fh=3).back()
-    found = sep.extract(data - first_sky, threshold, err=usable_error, mask=excluded, minarea=minarea)
-    sources_mask = np.zeros(data.shape, dtype=bool)
-    good = np.isfinite(found["a"]) & (found["a"] > 0) & (found["b"] > 0)
-    sep.mask_ellipse(
-        sources_mask,
-        found["x"][good],
-        found["y"][good],
-        found["a"][good],
-        found["b"][good],
-        found["theta"][good],
-        r=6.0,
-    )
-    sky = sep.Background(data, mask=excluded | sources_mask, bw=box, bh=box, fw=3, fh=3).back()
-    data -= sky
-    data[excluded] = 0.0
-    objects = sep.extract(
-        data, threshold, err=usable_error, mask=excluded, minarea=minarea, deblend_cont=deblend_cont
-    )
+    _set_sep_limits(nx * ny)
+    sky: npt.NDArray[np.float32] | None = None
+    try:
+        # Two passes: the wings of the sources detected on a first background would otherwise
+        # raise the background meshes (biasing every flux low in crowded fields), so the
+        # background is measured again with the sources masked, and everything on that.
+        sky = sep.Background(data, mask=excluded, bw=box, bh=box, fw=3, fh=3).back()
+        found, segmap = sep.extract(
+            data - sky, threshold, err=usable_error, mask=excluded, minarea=minarea, segmentation_map=True
+        )
+        sky = sep.Background(
+            data, mask=excluded | _sources_mask(found, segmap), bw=box, bh=box, fw=3, fh=3
+        ).back()
+        data -= sky
+        data[excluded] = 0.0
+        objects = sep.extract(
+            data, threshold, err=usable_error, mask=excluded, minarea=minarea, deblend_cont=deblend_cont
+        )
+    except Exception as failure:  # sep raises bare Exceptions (buffer full, deblending overflow)
+        return _failed(frame, sky, excluded, pixel_scale, f"source extraction failed: {failure}")
     objects = objects[
         np.isfinite(objects["x"]) & np.isfinite(objects["y"]) & (objects["a"] > 0) & (objects["b"] > 0)
     ]
@@ -269,8 +369,8 @@ def measure_sources(
     kron = np.where(np.isfinite(kron) & (kron > 0), kron, 2.5)
     # A first Kron flux (SExtractor's 2.5 Kron radii, at least 3.5) normalises the flux radii,
     # whose half-light radius sets the window of the windowed centroid.
-    first, _, _ = sep.sum_ellipse(
-        data, x, y, a, b, theta, np.maximum(2.5 * kron, 3.5), mask=excluded, subpix=1
+    first, first_error, _ = sep.sum_ellipse(
+        data, x, y, a, b, theta, np.maximum(2.5 * kron, 3.5), err=usable_error, mask=excluded, subpix=1
     )
     radii, _ = sep.flux_radius(data, x, y, 6.0 * a, [0.25, 0.5, 0.75], normflux=first, subpix=5)
     sigma = np.where(np.isfinite(radii[:, 1]) & (radii[:, 1] > 0), 2.0 / 2.35 * radii[:, 1], 1.0)
@@ -284,9 +384,25 @@ def measure_sources(
     seeing = _typical(fwhm, first, objects["flag"])
     minimum = 3.5 * seeing / np.sqrt(a * b) if np.isfinite(seeing) else 3.5
     scale = np.maximum(2.5 * kron, minimum)
-    flux, fluxerr, flux_flag = sep.sum_ellipse(
-        data, x, y, a, b, theta, scale, err=usable_error, mask=excluded, subpix=1
+
+    psf = _frame_psf(data, error, frame.mask, objects, xwin, ywin, fwhm, first, first_error, seeing, a, b)
+    radii_px = np.array([d / 2.0 / pixel_scale for d in APERTURE_DIAMETERS])
+    apertures = Apertures(
+        x=np.column_stack([x, np.broadcast_to(xwin[:, None], (len(x), radii_px.size))]),
+        y=np.column_stack([y, np.broadcast_to(ywin[:, None], (len(y), radii_px.size))]),
+        semi_major=np.column_stack([scale * a, np.broadcast_to(radii_px, (len(x), radii_px.size))]),
+        semi_minor=np.column_stack([scale * b, np.broadcast_to(radii_px, (len(x), radii_px.size))]),
+        theta=np.column_stack([theta, np.zeros((len(x), radii_px.size))]),
     )
+    shares = masked_shares(psf, frame.mask, _SHARE_GROUPS, xwin, ywin, apertures)
+    # Masked pixels hold 0 in ``data`` and in ``photometry_error`` and are summed as such (no sep
+    # mask: sep would scale each sum by the aperture's area over its unmasked area); the light
+    # they would have held is restored from the PSF by `correct_masked_flux`.
+    photometry_error = np.where(excluded | ~np.isfinite(error), np.float32(0.0), error).astype(np.float32)
+    unmasked, unmasked_error, flux_flag = sep.sum_ellipse(
+        data, x, y, a, b, theta, scale, err=photometry_error, subpix=1
+    )
+    flux, fluxerr = correct_masked_flux(unmasked, unmasked_error, shares[0, :, 0])
     flags[(flux_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.TRUNCATED)
 
     columns: dict[str, npt.ArrayLike] = {
@@ -294,14 +410,12 @@ def measure_sources(
         "xpeak": objects["xpeak"] + 1, "ypeak": objects["ypeak"] + 1,
         "flux": flux, "fluxerr": fluxerr, "peak": objects["peak"],
     }  # fmt: skip
-    for diameter in APERTURE_DIAMETERS:
-        radius = diameter / 2.0 / pixel_scale
-        aper, aper_err, aper_flag = sep.sum_circle(
-            data, xwin, ywin, radius, err=usable_error, mask=excluded, subpix=5
-        )
+    for index, (diameter, radius) in enumerate(zip(APERTURE_DIAMETERS, radii_px, strict=True), start=1):
+        aper, aper_err, aper_flag = sep.sum_circle(data, xwin, ywin, radius, err=photometry_error, subpix=5)
         flags[(aper_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.TRUNCATED)
-        columns[f"fluxaper{diameter}"] = aper
-        columns[f"fluxerr{diameter}"] = aper_err
+        columns[f"fluxaper{diameter}"], columns[f"fluxerr{diameter}"] = correct_masked_flux(
+            aper, aper_err, shares[0, :, index]
+        )
     local_sky, _, _ = sep.sum_circle(sky, xwin, ywin, 3.0, subpix=1)
     columns |= {
         "background": np.asarray(local_sky) / (np.pi * 9.0),
@@ -318,14 +432,89 @@ def measure_sources(
         "y2": objects["y2"],
         "xy": objects["xy"],
     }
+    flags[np.max(shares[1], axis=1) > MATERIAL_SHARE] |= int(SourceFlag.BAD_PIXELS)
+    flags[np.max(shares[2], axis=1) > MATERIAL_SHARE] |= int(SourceFlag.COSMIC_RAY)
     aperture = np.maximum(scale * np.sqrt(a * b), 3.0)
-    flags |= _aperture_flags(frame.mask, xwin, ywin, aperture)
+    flags[_touched(frame.mask, int(MaskBit.SATURATED), xwin, ywin, aperture)] |= int(SourceFlag.SATURATED)
+    flags[_touched(frame.mask, int(MaskBit.NONLINEAR), xwin, ywin, aperture)] |= int(SourceFlag.NONLINEAR)
     columns["flag"] = flags.astype(np.int16)
     order = np.argsort(-np.nan_to_num(flux, nan=-np.inf), kind="stable")
     catalog = SourceCatalog(
         {name: np.asarray(values)[order] for name, values in columns.items()}, UNITS, DESCRIPTIONS
     )
-    return catalog, _quality(catalog, sky, excluded, pixel_scale)
+    return SourceMeasurement(catalog, _quality(catalog, sky, excluded, pixel_scale), psf)
+
+
+def _frame_psf(
+    data: npt.NDArray[np.float32],
+    error: npt.NDArray[np.float32],
+    mask: npt.NDArray[np.uint8],
+    objects: npt.NDArray[np.void],
+    x: Array,
+    y: Array,
+    fwhm: Array,
+    flux: Array,
+    flux_error: Array,
+    seeing: float,
+    a: Array,
+    b: Array,
+) -> MoffatPsf:
+    """The frame's PSF: fitted to its bright isolated stars, else assumed from their FWHM."""
+    stars = _psf_stars(objects, mask, x, y, fwhm, flux, flux_error, seeing)
+    usable = (mask & np.uint8(_EXCLUDED | MaskBit.NONLINEAR)) == 0
+    fitted = (
+        fit_moffat_psf(data, error, usable, x[stars], y[stars], fwhm_guess=seeing)
+        if stars.size >= MIN_PSF_STARS
+        else None
+    )
+    if fitted is not None:
+        return fitted
+    if np.isfinite(seeing):
+        return MoffatPsf.assumed(seeing)
+    rough = 2.0 * np.sqrt(np.log(2) * (a**2 + b**2))
+    rough = rough[np.isfinite(rough)]
+    return MoffatPsf.assumed(float(np.median(rough)) if rough.size else 3.0)
+
+
+def empty_catalog() -> SourceCatalog:
+    """A CAT table with every column (units and descriptions) and no rows.
+
+    Returns
+    -------
+    SourceCatalog
+    """
+    columns: dict[str, npt.ArrayLike] = {name: np.empty(0, dtype=np.float64) for name in DESCRIPTIONS}
+    columns |= {
+        "xpeak": np.empty(0, dtype=np.int64),
+        "ypeak": np.empty(0, dtype=np.int64),
+        "flag": np.empty(0, dtype=np.int16),
+    }
+    return SourceCatalog(columns, UNITS, DESCRIPTIONS)
+
+
+def _failed(
+    frame: Frame,
+    sky: npt.NDArray[np.float32] | None,
+    excluded: npt.NDArray[np.bool_],
+    pixel_scale: float,
+    reason: str,
+) -> SourceMeasurement:
+    """The measurement of a frame whose extraction failed: no sources, the background if known."""
+    nan = float("nan")
+    if sky is None:
+        # No background map: the frame's own clipped level is the best background figure left.
+        sampled, sampled_excluded = np.asarray(frame.data)[::8, ::8], excluded[::8, ::8]
+        quality = ImageQuality(
+            sigma_clipped_mean(sampled, 5.0, mask=sampled_excluded),
+            float(np.median(sampled[~sampled_excluded])),
+            robust_std(sampled, mask=sampled_excluded),
+            nan,
+            nan,
+            nan,
+        )
+    else:
+        quality = _quality(empty_catalog(), sky, excluded, pixel_scale)
+    return SourceMeasurement(empty_catalog(), quality, MoffatPsf.assumed(3.0), reason)
 
 
 def _typical(fwhm: Array, flux: Array, sep_flags: npt.NDArray[np.integer]) -> float:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import attrs
 import numpy as np
+import numpy.typing as npt
 from scipy.spatial import cKDTree
 
 from lco_core._arrays import Float64Array
@@ -11,21 +13,25 @@ from lco_core.frame import Frame
 from lco_core.pipeline import Stage
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_core.sources import SourceFlag
-from lco_instruments.filters import band_for
+from lco_instruments.filters import FilterBand, band_for
 from lco_stages._checks import require_assembled
 from lco_stages.photometry import ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
 from lco_stages.sources import APERTURE_DIAMETERS
 
 STAGE = "calibrate_photometry"
-#: Sources that must not calibrate: saturated, non-linear, blended, at the edge, or hit by bad pixels.
+#: Sources that do not calibrate while enough others do: saturated, non-linear, blended, at the
+#: edge, or with more than 1% of their light restored over masked pixels (`SourceFlag`).
 _UNFIT = SourceFlag.SATURATED | SourceFlag.NONLINEAR | SourceFlag.DEBLENDED | SourceFlag.TRUNCATED
 _UNFIT |= SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY
+#: Sources that never calibrate: a saturated star's flux is a floor, a blend's is shared.
+_NEVER = SourceFlag.SATURATED | SourceFlag.DEBLENDED
 
 
 def _failure(frame: Frame, parameters: dict[str, ParamValue], reason: str) -> Frame:
     diagnostics: dict[str, ParamValue] = {
         "L1ZP": float("nan"),
         "L1ZPERR": float("nan"),
+        "L1ZPNSTR": 0,
         "succeeded": False,
         "reason": reason,
     }
@@ -45,9 +51,15 @@ def calibrate_photometry(
     astrometry stage must have solved). The frame's filter picks the reference band
     (`lco_instruments.filters`); a catalogue with a single 'mag' column is used for any filter.
     A colour term is fitted when both colour bands are in the catalogue and ``colour_term``.
-    Only sources of signal-to-noise >= ``min_snr`` calibrate: fainter detections are biased
-    bright (they are found more easily on upward noise) and would pull the zero point.
-    A frame that cannot be calibrated keeps going: the step records why (L1ZP = NaN).
+    Calibrators are, first, the clean matched sources: of signal-to-noise >= ``min_snr`` and
+    no flag at all (fainter detections are biased bright: they are found more easily on upward
+    noise). Masked pixels do not keep a star out: their light is restored in every flux, and
+    BAD_PIXELS or COSMIC_RAY is set only when it was more than 1% of the flux. When the clean
+    stars do not give a fit, every matched star with a positive flux that is neither saturated
+    nor blended is used (the robust fit clips what is off), so a frame with 10 or more such
+    stars always has a zero point; the step's ``calibrators`` parameter says which set was
+    used, and L1ZPNSTR how many stars the fit kept. A frame that cannot be calibrated keeps
+    going: the step records why (L1ZP = NaN, L1ZPNSTR = 0).
 
     Parameters
     ----------
@@ -97,33 +109,26 @@ def calibrate_photometry(
         flux, flux_error, how = calibration_flux(frame)
         parameters |= how
         snr = flux / np.where(flux_error > 0, flux_error, np.inf)
-        fit_ok = ((catalog["flag"] & int(_UNFIT)) == 0) & np.isfinite(flux) & (snr >= min_snr)
-        candidates = np.flatnonzero(fit_ok)
-        source, matched, _ = cross_match(
-            catalog["ra"][candidates],
-            catalog["dec"][candidates],
-            reference.ra,
-            reference.dec,
-            radius_arcsec=radius_arcsec,
+        usable = np.isfinite(flux) & np.isfinite(flux_error)
+        tiers = (
+            ("clean", ((catalog["flag"] & int(_UNFIT)) == 0) & usable & (snr >= min_snr)),
+            (
+                "relaxed: every unsaturated, unblended star",
+                ((catalog["flag"] & int(_NEVER)) == 0) & usable & (flux > 0),
+            ),
         )
-        source = candidates[source]
-        errors = reference.magnitude_errors.get(band_name)
-        colours = None
-        colour_bands = band.colour if band is not None and colour_term else None
-        if colour_bands is not None and all(b in reference.magnitudes for b in colour_bands):
-            colours = (
-                reference.magnitudes[colour_bands[0]][matched]
-                - reference.magnitudes[colour_bands[1]][matched]
+        notes: list[str] = []
+        for label, fit_ok in tiers:
+            fit = _fit_tier(
+                frame, reference, band, band_name, colour_term, radius_arcsec, flux, flux_error, fit_ok
             )
-        else:
-            colour_bands = None
-        zp = fit_zero_point(
-            flux[source], flux_error[source], frame.meta.exptime,
-            reference.magnitudes[band_name][matched], None if errors is None else errors[matched],
-            colour=colours, colour_bands=colour_bands,
-        )  # fmt: skip
+            if fit.zero_point.succeeded:
+                break
+            notes.append(f"{label}: {fit.zero_point.reason} ({fit.matched} matched)")
+        parameters["calibrators"] = label
+        zp, source, colours = fit.zero_point, fit.source, fit.colours
         if not zp.succeeded:
-            return _failure(frame, parameters | {"matched": len(source)}, zp.reason)
+            return _failure(frame, parameters | {"matched": fit.matched}, "; ".join(notes))
         colour_values = np.full(len(catalog), np.nan)
         if colours is not None:
             colour_values[source] = colours
@@ -138,10 +143,61 @@ def calibrate_photometry(
                 "magerr": "Error of mag",
             },
         )
-        step = ProcessingStep(STAGE, parameters, _diagnostics(zp, len(source)))
+        diagnostics = _diagnostics(zp, len(source))
+        if notes:
+            diagnostics["reason"] = "; ".join([*notes, zp.reason])
+        step = ProcessingStep(STAGE, parameters, diagnostics)
         return frame.with_step(step, sources=updated)
 
     return stage
+
+
+@attrs.frozen(eq=False)
+class _TierFit:
+    zero_point: ZeroPoint
+    source: npt.NDArray[np.intp]
+    colours: Float64Array | None
+    matched: int
+
+
+def _fit_tier(
+    frame: Frame,
+    reference: ReferenceCatalog,
+    band: FilterBand | None,
+    band_name: str,
+    colour_term: bool,
+    radius_arcsec: float,
+    flux: Float64Array,
+    flux_error: Float64Array,
+    fit_ok: npt.NDArray[np.bool_],
+) -> _TierFit:
+    """The zero point from the sources where ``fit_ok``, matched to the reference stars."""
+    catalog = frame.sources
+    assert catalog is not None
+    candidates = np.flatnonzero(fit_ok)
+    source, matched, _ = cross_match(
+        catalog["ra"][candidates],
+        catalog["dec"][candidates],
+        reference.ra,
+        reference.dec,
+        radius_arcsec=radius_arcsec,
+    )
+    source = candidates[source]
+    errors = reference.magnitude_errors.get(band_name)
+    colours = None
+    colour_bands = band.colour if band is not None and colour_term else None
+    if colour_bands is not None and all(b in reference.magnitudes for b in colour_bands):
+        colours = (
+            reference.magnitudes[colour_bands[0]][matched] - reference.magnitudes[colour_bands[1]][matched]
+        )
+    else:
+        colour_bands = None
+    zp = fit_zero_point(
+        flux[source], flux_error[source], frame.meta.exptime,
+        reference.magnitudes[band_name][matched], None if errors is None else errors[matched],
+        colour=colours, colour_bands=colour_bands,
+    )  # fmt: skip
+    return _TierFit(zp, source, colours, len(source))
 
 
 def _diagnostics(zp: ZeroPoint, matched: int) -> dict[str, ParamValue]:
