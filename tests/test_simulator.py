@@ -9,8 +9,9 @@ import numpy as np
 import pytest
 from astropy.io import fits
 
-from lco_core import Frame, MaskBit, ObsType
+from lco_core import Binning, Frame, MaskBit, ObsType
 from lco_core.io import read_raw
+from lco_core.section import Section
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.simulate import (
     Exposure,
@@ -24,6 +25,7 @@ from lco_instruments.simulate import (
     spectral,
     write_frame,
 )
+from lco_instruments.simulate.layout import SectionBounds, parse_section
 from lco_instruments.simulate.night import night_plan
 from lco_stages.recipes import amplifier_recipe
 
@@ -35,21 +37,40 @@ SMALL = {
 }
 
 
+def _bounds(section: Section | None) -> SectionBounds | None:
+    return None if section is None else (section.x_start, section.x_stop, section.y_start, section.y_stop)
+
+
 @pytest.mark.parametrize("sim", SMALL.values(), ids=SMALL.keys())
 def test_written_frames_describe_the_simulated_camera(tmp_path: Path, sim: SimCamera) -> None:
     night = simulate_night(tmp_path, sim, n_bias=1, n_dark=1, n_flat=1, n_science=1, seed=3)
+    layout = sim.layout
     for path, truth in zip(night.paths, night.truths, strict=True):
         assert path.name == truth.filename
         assert path.name.endswith(".fits.fz")
         raw = read_raw(path)
         camera = camera_for(raw)
-        assert camera.amplifiers == sim.camera.amplifiers
-        assert camera.trim_section == sim.camera.trim_section
-        assert camera.crosstalk == sim.camera.crosstalk
+        # Against the simulator's own table of section strings, not the pipeline's Camera.
+        assert len(camera.amplifiers) == len(layout.amplifiers)
+        for amp, table, electronics in zip(
+            camera.amplifiers, layout.amplifiers, sim.electronics, strict=True
+        ):
+            assert amp.readout_shape == (table.naxis2, table.naxis1)
+            assert _bounds(amp.data_section) == parse_section(table.datasec)
+            assert _bounds(amp.bias_section) == (
+                None if table.biassec is None else parse_section(table.biassec)
+            )
+            assert _bounds(amp.detector_section) == parse_section(table.detsec)
+            assert (amp.gain, amp.read_noise, amp.saturation) == (
+                electronics.gain, electronics.read_noise, electronics.saturation,
+            )  # fmt: skip
+        assert _bounds(camera.trim_section) == parse_section(layout.trimsec)
+        assert camera.binning == Binning(*layout.binning)
+        assert camera.crosstalk == sim.crosstalk
         assert raw.meta.obstype is truth.obstype
         assert raw.meta.exptime == truth.exptime
         frame = amplifier_recipe(camera)(raw_to_frame(raw, camera))
-        assert frame.shape == sim.camera.trim_section.shape
+        assert frame.shape == layout.trim(np.zeros(layout.mosaic_shape)).shape
     with fits.open(night.paths[0]) as hdul:  # fpacked, uint16, like LCO's archive
         images = [hdu for hdu in hdul if isinstance(hdu, fits.CompImageHDU)]
         assert len(images) == len(sim.camera.amplifiers)
@@ -119,7 +140,7 @@ def test_saturation_is_flagged_where_the_simulator_clipped(tmp_path: Path) -> No
     raw = read_raw(night.paths[0])
     camera = camera_for(raw)
     frame = amplifier_recipe(camera)(raw_to_frame(raw, camera))
-    clipped = truth.saturated[camera.trim_section.to_slices()]
+    clipped = sim.layout.trim(truth.saturated)
     assert clipped.sum() > 20
     flagged = (frame.mask & MaskBit.SATURATED) > 0
     np.testing.assert_array_equal(flagged, clipped)
