@@ -107,8 +107,8 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
     -------
     dict
         Taken from its history: overscan, BIASLVL, FLATLVL, cosmic-ray pixels, sources,
-        L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP, L1ZPERR and the
-        reasons of failed steps.
+        L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP, L1ZPERR, L1ZPNSTR
+        (stars in the zero-point fit) and the reasons of failed steps.
     """
     figures: dict[str, ParamValue] = {}
     for step in frame.history:
@@ -139,7 +139,7 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
             if d.get("reason"):
                 figures["WCS_reason"] = d.get("reason")
         elif step.stage == "calibrate_photometry":
-            figures |= {"L1ZP": d.get("L1ZP"), "L1ZPERR": d.get("L1ZPERR")}
+            figures |= {"L1ZP": d.get("L1ZP"), "L1ZPERR": d.get("L1ZPERR"), "L1ZPNSTR": d.get("L1ZPNSTR", 0)}
             if not d.get("succeeded"):
                 figures["L1ZP_reason"] = d.get("reason")
     return figures
