@@ -124,6 +124,26 @@ def test_a_second_run_skips_what_is_done_and_force_redoes_it(raw_night: Path, re
     assert _summary(reduced)[one.name]["status"] == "ok"
 
 
+def test_astrometry_limits_reach_the_solver(raw_night: Path, reduced: Path, tmp_path: Path) -> None:
+    # The simulated headers point 1.8 arcmin from the truth: a 0.5 arcmin search cannot find it.
+    one = next(raw_night.rglob("*-fa99-*-e00.fits.fz"))
+    catalog = str(raw_night / "fa99" / "refcat.ecsv")
+    limits = ["--astrometry-radius", "0.5", "--astrometry-rotation", "0", "--astrometry-no-mirror"]
+    db = ["--db", str(reduced / "calibrations.db")]  # the night's masters, a new products folder
+    assert (
+        _run(str(one), "--out", str(tmp_path), *db, "--catalog", catalog, "--offline", "--force", *limits)
+        == 0
+    )
+    document = json.loads((tmp_path / "summary.json").read_text())
+    assert document["options"]["astrometry"] == {
+        "radius_arcmin": 0.5, "max_rotation_deg": 0.0, "allow_mirror": False, "scale_tolerance": 0.05,
+    }  # fmt: skip
+    figures = _summary(tmp_path)[one.name]["figures"]
+    assert isinstance(figures, dict)
+    assert figures["WCSERR"] == 4
+    assert "within 0.5 arcmin of the pointing, 0 deg, the guess's parity" in str(figures["WCS_reason"])
+
+
 Pixels = npt.NDArray[np.floating] | npt.NDArray[np.integer]
 
 

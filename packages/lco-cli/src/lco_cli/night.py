@@ -40,10 +40,9 @@ from lco_stages.masters import (
     shared_error,
 )
 from lco_stages.recipes import REDUCED
+from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
 
 SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
-#: Pointing errors the astrometry searches: reference stars are fetched this far beyond the field.
-POINTING_MARGIN_DEG = 10.0 / 60.0
 
 Progress = Callable[[str, FrameResult], None]
 
@@ -66,6 +65,9 @@ class RunOptions:
         Frames a master needs.
     thumbnails : bool
         Write thumbnails.
+    astrometry : AstrometrySearch
+        The astrometric search limits; reference stars are fetched over the field plus its
+        pointing radius.
     """
 
     out: Path
@@ -74,6 +76,7 @@ class RunOptions:
     force: bool = False
     min_frames: int = MIN_FRAMES
     thumbnails: bool = True
+    astrometry: AstrometrySearch = DEFAULT_SEARCH
 
 
 @attrs.frozen
@@ -416,10 +419,11 @@ class NightReduction:
 
     # -- science -----------------------------------------------------------------------------
     def _reference(self, entry: Entry) -> ReferenceCatalog | None:
-        meta = entry.meta
-        if meta is None or meta.ra is None or meta.dec is None:
+        pointing = None if entry.meta is None else entry.meta.pointing
+        if pointing is None:
             return None
-        key = (round(meta.ra, 2), round(meta.dec, 2))
+        ra, dec = pointing
+        key = (round(ra, 2), round(dec, 2))
         if key not in self._references:
             try:
                 if self._sources is None:
@@ -428,8 +432,8 @@ class NightReduction:
                         cache_dir=self.options.out / "catalog-cache",
                         offline=self.options.offline,
                     )
-                radius = entry.field_radius_deg + POINTING_MARGIN_DEG
-                self._references[key] = self._sources.stars_around(meta.ra, meta.dec, radius)
+                radius = entry.field_radius_deg + self.options.astrometry.radius_arcmin / 60.0
+                self._references[key] = self._sources.stars_around(ra, dec, radius)
             except CatalogError as error:
                 self._catalog_problem = str(error)
                 self._references[key] = None
@@ -470,6 +474,7 @@ class NightReduction:
                     dark=dark,
                     flat=flat,
                     reference=self._reference(entry),
+                    astrometry=self.options.astrometry,
                     bpm=bpm,
                     thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
                     now=now,

@@ -126,6 +126,14 @@ class FrameMeta:
     header_wcs: HeaderWcs | None = None
 
     @property
+    def pointing(self) -> tuple[float, float] | None:
+        """Where the image centre points, (RA, Dec) in degrees: RA/DEC (the telescope's own
+        statement), else the header WCS's reference point; None when the header says neither."""
+        if self.ra is not None and self.dec is not None:
+            return (self.ra, self.dec)
+        return None if self.header_wcs is None else self.header_wcs.crval
+
+    @property
     def telescope_code(self) -> str:
         """The telescope part of LCO file names: '1m0-12' -> '1m012'."""
         return self.telescope.replace("-", "")

@@ -35,7 +35,7 @@ from lco_stages.poisson import add_poisson_uncertainty
 from lco_stages.saturation import flag_saturated
 from lco_stages.sources import detect_sources
 from lco_stages.trim import trim
-from lco_stages.wcs import AstrometrySearch, solve_wcs
+from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch, solve_wcs
 from lco_stages.zeropoint import calibrate_photometry
 
 
@@ -225,7 +225,7 @@ def science_stages(
     *,
     reference: ReferenceCatalog | None,
     pixel_scale: float,
-    astrometry: AstrometrySearch = AstrometrySearch(),
+    astrometry: AstrometrySearch = DEFAULT_SEARCH,
 ) -> tuple[Stage, ...]:
     """Calibration, then cosmic rays, sources, astrometry and photometric calibration.
 
@@ -267,7 +267,7 @@ def science_recipe(
     *,
     reference: ReferenceCatalog | None,
     pixel_scale: float,
-    astrometry: AstrometrySearch = AstrometrySearch(),
+    astrometry: AstrometrySearch = DEFAULT_SEARCH,
 ) -> Stage:
     """`science_stages` composed into one stage: a raw science frame to a product.
 

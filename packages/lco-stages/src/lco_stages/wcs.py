@@ -81,6 +81,10 @@ class AstrometrySearch:
     scale_tolerance: float = attrs.field(default=0.05, converter=float, validator=_limits)
 
 
+#: The plate solver's limits: any rotation, either parity, 10 arcmin, 5 % of scale.
+DEFAULT_SEARCH = AstrometrySearch()
+
+
 @attrs.frozen(eq=False)
 class StartingGuess:
     """The WCS a solve starts from, and where its orientation came from.
@@ -102,8 +106,8 @@ def starting_guess(
 ) -> StartingGuess | None:
     """The WCS the header implies: its pointing at the image centre, oriented as best known.
 
-    The pointing is RA/DEC (the telescope's own statement of where the image centre is), else
-    the header WCS's reference point. The orientation is the header WCS's CD matrix (raw LCO
+    The pointing is `FrameMeta.pointing` (RA/DEC, else the header WCS's reference point). The
+    orientation is the header WCS's CD matrix (raw LCO
     headers state the camera's nominal mounting there), else the camera's known ``mounting``,
     else north up, east left with no claim to be right. The scale is always the camera's.
 
@@ -123,12 +127,8 @@ def starting_guess(
     StartingGuess or None
         None when the header says nothing of where the telescope pointed.
     """
-    header = meta.header_wcs
-    if meta.ra is not None and meta.dec is not None:
-        centre = (meta.ra, meta.dec)
-    elif header is not None:
-        centre = header.crval
-    else:
+    header, centre = meta.header_wcs, meta.pointing
+    if centre is None:
         return None
     source: OrientationSource
     if header is not None:
@@ -172,7 +172,7 @@ def solve_wcs(
     reference: ReferenceCatalog | None,
     *,
     pixel_scale: float,
-    search: AstrometrySearch = AstrometrySearch(),
+    search: AstrometrySearch = DEFAULT_SEARCH,
     mounting: Orientation | None = None,
 ) -> Stage:
     """Solve the frame's WCS (pattern matching + TAN/SIP fit) and add ra/dec to its catalogue.

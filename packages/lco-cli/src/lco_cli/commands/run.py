@@ -18,6 +18,7 @@ from lco_cli.night import NightReduction, NightResult, RunOptions
 from lco_cli.report.html import write_report
 from lco_cli.results import FrameResult
 from lco_cli.summary import write_summary
+from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
 
 
 def reduce_night(
@@ -33,6 +34,7 @@ def reduce_night(
     quiet: bool = False,
     min_frames: int = 5,
     thumbnails: bool = True,
+    astrometry: AstrometrySearch = DEFAULT_SEARCH,
     console: Console | None = None,
 ) -> tuple[NightResult, int]:
     """Run a night (the ``run`` command's body, callable from Python and the demo).
@@ -61,6 +63,8 @@ def reduce_night(
         Frames a master needs.
     thumbnails : bool
         Write thumbnails for the report.
+    astrometry : AstrometrySearch
+        How far astrometry searches from each header's pointing and orientation.
     console : rich.console.Console, optional
         Where progress and the summary go (default: stderr).
 
@@ -83,8 +87,9 @@ def reduce_night(
     out.mkdir(parents=True, exist_ok=True)
     library = open_library(db) if db else CalibrationLibrary.at(out)
     options = RunOptions(
-        out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails
-    )
+        out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
+        astrometry=astrometry,
+    )  # fmt: skip
     executor = make_executor(workers=workers, scheduler=scheduler)
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
@@ -115,6 +120,10 @@ def reduce_night(
             "paths": list(paths), "out": str(out), "db": db or str(out / "calibrations.db"),
             "catalog": str(catalog) if catalog else None, "offline": offline, "workers": executor.workers,
             "scheduler": scheduler, "force": force,
+            "astrometry": {
+                "radius_arcmin": astrometry.radius_arcmin, "max_rotation_deg": astrometry.max_rotation_deg,
+                "allow_mirror": astrometry.allow_mirror, "scale_tolerance": astrometry.scale_tolerance,
+            },
         },
     )  # fmt: skip
     report = write_report(result, out / "report.html", thumbnails_dir=out / "thumbnails")
@@ -159,10 +168,40 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
 @click.option(
     "--min-frames", type=click.IntRange(min=1), default=5, show_default=True, help="frames a master needs"
 )
+@click.option(
+    "--astrometry-radius",
+    type=click.FloatRange(min=0.0, max=600.0),
+    default=10.0,
+    show_default=True,
+    metavar="ARCMIN",
+    help="largest pointing error the astrometric solution searches",
+)
+@click.option(
+    "--astrometry-rotation",
+    type=click.FloatRange(min=0.0, max=180.0),
+    default=180.0,
+    show_default=True,
+    metavar="DEG",
+    help="largest rotation from the header's (or camera's) orientation searched; 180: any",
+)
+@click.option(
+    "--astrometry-scale",
+    type=click.FloatRange(min=0.0, max=0.5),
+    default=0.05,
+    show_default=True,
+    metavar="FRACTION",
+    help="largest relative error of the nominal pixel scale",
+)
+@click.option(
+    "--astrometry-no-mirror",
+    is_flag=True,
+    help="never search the mirror image of the header's orientation",
+)
 @click.option("--quiet", is_flag=True, help="no progress, only the one-line errors")
 def run(
     paths: tuple[str, ...], out: Path, db: str | None, catalog: Path | None, offline: bool,
-    workers: int | None, scheduler: str | None, force: bool, min_frames: int, quiet: bool,
+    workers: int | None, scheduler: str | None, force: bool, min_frames: int, astrometry_radius: float,
+    astrometry_rotation: float, astrometry_scale: float, astrometry_no_mirror: bool, quiet: bool,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
 
@@ -172,11 +211,20 @@ def run(
     frame succeeded, 1 when some failed (the others are still done), 2 on a usage error.
 
     \b
+    Astrometry starts from each header's pointing and orientation (else the camera's known
+    mounting) and, like a plate solver, finds any rotation and either parity within the
+    --astrometry-* limits.
+
+    \b
     Example:
       lco-reduce run /data/lco/20260101 --out reduced --catalog refcat.ecsv --offline
     """
+    astrometry = AstrometrySearch(
+        radius_arcmin=astrometry_radius, max_rotation_deg=astrometry_rotation,
+        allow_mirror=not astrometry_no_mirror, scale_tolerance=astrometry_scale,
+    )  # fmt: skip
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
-        force=force, quiet=quiet, min_frames=min_frames,
+        force=force, quiet=quiet, min_frames=min_frames, astrometry=astrometry,
     )  # fmt: skip
     return code
