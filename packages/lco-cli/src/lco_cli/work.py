@@ -32,6 +32,7 @@ from lco_instruments.geometry import Camera
 from lco_stages.keywords import product_keywords
 from lco_stages.masters import Assessment, assess_frame
 from lco_stages.recipes import Calibrations, recipe_for, science_recipe
+from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
 
 Result = TypeVar("Result")
 
@@ -265,6 +266,8 @@ class ScienceTask:
         Masters, by path.
     reference : ReferenceCatalog or None
         Reference stars around the pointing.
+    astrometry : AstrometrySearch
+        The astrometric search limits.
     bpm : str or None
         Bad pixel mask, by path.
     thumbnail_dir : str or None
@@ -279,6 +282,7 @@ class ScienceTask:
     dark: str
     flat: str
     reference: ReferenceCatalog | None
+    astrometry: AstrometrySearch = DEFAULT_SEARCH
     bpm: str | None = None
     thumbnail_dir: str | None = None
     now: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
@@ -331,7 +335,10 @@ def reduce_science(task: ScienceTask) -> FrameResult:
             raise MissingPixelScaleError(
                 f"{raw.meta.filename}: no PIXSCALE in the header: cannot measure in arcsec"
             )
-        reduced = science_recipe(camera, cal, reference=task.reference, pixel_scale=pixel_scale)(frame)
+        recipe = science_recipe(
+            camera, cal, reference=task.reference, pixel_scale=pixel_scale, astrometry=task.astrometry
+        )
+        reduced = recipe(frame)
         target = Path(task.out_dir) / product_name(Path(task.path).name)
         write_product(target, reduced, keywords=product_keywords(reduced, now=task.now))
         thumbnail = None
