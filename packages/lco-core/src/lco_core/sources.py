@@ -30,9 +30,11 @@ class SourceFlag(enum.IntFlag):
     TRUNCATED = 2
     #: Saturated pixels in the aperture.
     SATURATED = 4
-    #: Bad, uncovered or low-flat pixels in the aperture.
+    #: Bad, uncovered or low-flat pixels held a material share (over 1%, from the frame's PSF) of
+    #: the light of the Kron or a fixed aperture. Masked pixels are left out of every flux and
+    #: their light restored from the PSF; below that share the restored flux is as good as any.
     BAD_PIXELS = 8
-    #: Cosmic-ray pixels in the aperture.
+    #: Cosmic-ray pixels held a material share (over 1%) of the light, as for BAD_PIXELS.
     COSMIC_RAY = 16
     #: Non-linear pixels in the aperture.
     NONLINEAR = 32
