@@ -21,9 +21,18 @@ REAL = Path(os.environ.get("LCO_REAL_DATA", ROOT.parent / "shared" / "data" / "r
 
 
 def astrometry() -> None:
+    import time
+
     from astropy.io.fits.verify import VerifyWarning
     from astropy.wcs import FITSFixedWarning
     from test_astrometry import _perturbed, _read_real_field, _rms, _separation_arcsec
+    from test_astrometry_orientation import (
+        _banzai,
+        _matched_rms_arcsec,
+        _neoexchange,
+        _pipeline_guess,
+        _without_wcs,
+    )
 
     from lco_stages.astrometry import solve_astrometry
 
@@ -31,6 +40,7 @@ def astrometry() -> None:
         warnings.simplefilter("ignore", VerifyWarning)
         warnings.simplefilter("ignore", FITSFixedWarning)
         field = _read_real_field(REAL / "neoexchange")
+        catalogue = _neoexchange(REAL)
     for offset, angle, rotation in ((5.0, 30.0, 2.0), (7.0, 210.0, -2.0), (9.0, 120.0, 4.5)):
         guess = _perturbed(
             field.original, offset_arcmin=offset, position_angle_deg=angle, rotation_deg=rotation
@@ -48,6 +58,54 @@ def astrometry() -> None:
             f'{solution.n_matched} Gaia stars matched, fit rms {solution.rms_arcsec:.3f}", '
             f'matched vs recorded positions rms {_rms(recorded[solution.matched_source_index]):.3f}", '
             f'vs the original solution rms {_rms(_separation_arcsec(ra, dec, ox, oy)):.3f}"'
+        )
+    assert catalogue.header is not None
+    original, n_original = _matched_rms_arcsec(catalogue, catalogue.original)
+    print(
+        f'real kb76 field, the header\'s own solution: {n_original} Gaia stars within 1", rms {original:.3f}"'
+    )
+    north_up = catalogue.header.copy()
+    north_up["CD1_1"], north_up["CD1_2"], north_up["CD2_1"], north_up["CD2_2"] = -1.3e-4, 0.0, 0.0, 1.3e-4
+    starts = {
+        "the header's WCS": catalogue.header,
+        "the kb76 mounting (header WCS removed)": _without_wcs(catalogue.header, "kb76"),
+        "no prior (unknown camera, no WCS)": _without_wcs(catalogue.header, "kb00"),
+        "a wrong prior (north up, east left)": north_up,
+    }
+    for label, header in starts.items():
+        guess, known = _pipeline_guess(catalogue, header)
+        start = time.perf_counter()
+        solution = solve_astrometry(
+            catalogue.x, catalogue.y, catalogue.flux, catalogue.reference, shape=catalogue.shape, guess=guess,
+            pixel_scale_arcsec=catalogue.pixel_scale, orientation_known=known,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        assert solution.wcs is not None, solution.reason
+        ours, n_ours = _matched_rms_arcsec(catalogue, solution.wcs)
+        print(
+            f"real kb76 field from {label}: WCSERR {solution.wcserr}, {solution.n_matched} stars in the fit, "
+            f'{n_ours} Gaia stars within 1", rms {ours:.3f}" (header {original:.3f}"), {seconds:.2f} s'
+        )
+    for name, shape, scale in (
+        ("cpt1m012-fa06-20200113-0102-matched-cat.fits", (4096, 4096), 0.389),
+        ("ogg2m001-ep04-20201006-0097-matched-cat.fits", (2048, 2048), 0.27),
+    ):
+        from test_astrometry_orientation import _north_up_at
+
+        real = _banzai(REAL, name, shape, scale)
+        guess = _north_up_at(real, offset_arcmin=4.0, position_angle_deg=130.0)
+        start = time.perf_counter()
+        solution = solve_astrometry(
+            real.x, real.y, real.flux, real.reference, shape=shape, guess=guess, pixel_scale_arcsec=scale,
+            orientation_known=False,
+        )  # fmt: skip
+        seconds = time.perf_counter() - start
+        assert solution.wcs is not None, solution.reason
+        ours, n_ours = _matched_rms_arcsec(real, solution.wcs)
+        theirs, _ = _matched_rms_arcsec(real, real.original)
+        print(
+            f"{name} with no orientation prior, 4' off: {n_ours} of {len(real.x)} stars, rms {ours:.3f}\" "
+            f'(astropy TAN-SIP fit of the pairs {theirs:.3f}"), {seconds:.2f} s'
         )
 
 

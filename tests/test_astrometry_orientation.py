@@ -423,6 +423,22 @@ def _banzai(real_data: Path, name: str, shape: tuple[int, int], pixel_scale: flo
     return RealCatalogue(x, y, flux, reference, None, original, shape, pixel_scale)
 
 
+def _north_up_at(field: RealCatalogue, *, offset_arcmin: float, position_angle_deg: float) -> WCS:
+    """A north-up, east-left guess pointing ``offset_arcmin`` from the field's true centre."""
+    ny, nx = field.shape
+    centre = field.original.all_pix2world([[(nx + 1) / 2.0, (ny + 1) / 2.0]], 1)[0]
+    pointing = SkyCoord(*centre, unit="deg").directional_offset_by(
+        position_angle_deg * u.deg, offset_arcmin * u.arcmin
+    )
+    guess = WCS(naxis=2)
+    guess.wcs.ctype = ["RA---TAN", "DEC--TAN"]
+    guess.wcs.crval = [pointing.ra.deg, pointing.dec.deg]
+    guess.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
+    guess.wcs.cd = np.array(Orientation.north_up_east_left().cd(field.pixel_scale))
+    guess.wcs.set()
+    return guess
+
+
 @pytest.mark.parametrize(
     ("name", "shape", "pixel_scale"),
     [
@@ -436,15 +452,7 @@ def test_real_banzai_catalogues_solve_without_any_orientation_prior(
     real_data: Path, name: str, shape: tuple[int, int], pixel_scale: float
 ) -> None:
     field = _banzai(real_data, name, shape, pixel_scale)
-    ny, nx = shape
-    centre = field.original.all_pix2world([[(nx + 1) / 2.0, (ny + 1) / 2.0]], 1)[0]
-    pointing = SkyCoord(*centre, unit="deg").directional_offset_by(130.0 * u.deg, 4.0 * u.arcmin)
-    guess = WCS(naxis=2)
-    guess.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    guess.wcs.crval = [pointing.ra.deg, pointing.dec.deg]
-    guess.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    guess.wcs.cd = np.array(Orientation.north_up_east_left().cd(pixel_scale))
-    guess.wcs.set()
+    guess = _north_up_at(field, offset_arcmin=4.0, position_angle_deg=130.0)
     solution = solve_astrometry(
         field.x, field.y, field.flux, field.reference, shape=shape, guess=guess,
         pixel_scale_arcsec=pixel_scale, orientation_known=False,
