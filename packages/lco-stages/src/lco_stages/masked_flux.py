@@ -97,10 +97,43 @@ class MoffatPsf:
         """
         return cls(fwhm / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0)), beta, 0)
 
+    @classmethod
+    def of_fwhm(cls, fwhm: float, beta: float, n_stars: int) -> MoffatPsf:
+        """The Moffat of a FWHM (pixels) and index, as fitted to ``n_stars`` stars.
+
+        Parameters
+        ----------
+        fwhm : float
+            FWHM, pixels.
+        beta : float
+            Moffat index (> 1).
+        n_stars : int
+            Stars it was fitted to (0: assumed).
+
+        Returns
+        -------
+        MoffatPsf
+        """
+        return cls(fwhm / (2.0 * math.sqrt(2.0 ** (1.0 / beta) - 1.0)), beta, n_stars)
+
     @property
     def fwhm(self) -> float:
         """FWHM, pixels."""
         return 2.0 * self.alpha * math.sqrt(2.0 ** (1.0 / self.beta) - 1.0)
+
+    def enclosed_fraction(self, radius: float) -> float:
+        """Share of the light within a circle of ``radius`` pixels: ``1 - (1 + r^2/alpha^2)^(1 - beta)``.
+
+        Parameters
+        ----------
+        radius : float
+            Pixels.
+
+        Returns
+        -------
+        float
+        """
+        return 1.0 - (1.0 + (radius / self.alpha) ** 2) ** (1.0 - self.beta)
 
     def density(self, r2: npt.ArrayLike) -> Array:
         """The unit-flux profile at squared distances ``r2`` (pixels^2), per pixel^2.

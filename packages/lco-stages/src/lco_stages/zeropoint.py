@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import math
+from collections.abc import Mapping
+
 import attrs
 import numpy as np
 import numpy.typing as npt
@@ -13,10 +16,14 @@ from lco_core.frame import Frame
 from lco_core.pipeline import Stage
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_core.sources import SourceFlag
+from lco_core.stats import sigma_clipped_mean
 from lco_instruments.filters import FilterBand, band_for
 from lco_stages._checks import require_assembled
+from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
 from lco_stages.photometry import ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
 from lco_stages.sources import APERTURE_DIAMETERS
+
+BoolArray = npt.NDArray[np.bool_]
 
 STAGE = "calibrate_photometry"
 #: Sources that do not calibrate while enough others do: saturated, non-linear, blended, at the
@@ -219,6 +226,39 @@ def _diagnostics(zp: ZeroPoint, matched: int) -> dict[str, ParamValue]:
 #: Smallest gap (in frame FWHMs) to the nearest detected neighbour for a star to set the
 #: aperture correction.
 ISOLATION_FWHM = 5.0
+#: A neighbour within that gap spoils a reference star only when brighter than this share of it.
+NEIGHBOUR_SHARE = 0.01
+#: Largest half-light radius of a star setting the aperture correction, in units of the
+#: typical bright star's: a blend of two stars is broader.
+STAR_SIZE_TOLERANCE = 1.15
+
+
+def _fitted_psf(diagnostics: Mapping[str, ParamValue]) -> MoffatPsf | None:
+    """The PSF `detect_sources` fitted to the frame's stars; None when it only assumed one."""
+    fwhm, beta, n_stars = (diagnostics.get(k) for k in ("psf_fwhm", "psf_beta", "psf_stars"))
+    if not (isinstance(fwhm, float) and isinstance(beta, float) and isinstance(n_stars, int)):
+        return None
+    if n_stars < MIN_PSF_STARS or not (math.isfinite(fwhm) and fwhm > 0 and beta > 1):
+        return None
+    return MoffatPsf.of_fwhm(fwhm, beta, n_stars)
+
+
+def _isolated(x: Float64Array, y: Float64Array, flux: Float64Array, radius: float) -> BoolArray:
+    """Sources with no detected neighbour within ``radius`` px brighter than NEIGHBOUR_SHARE of them.
+
+    A much fainter neighbour adds at most that share to the larger aperture's flux; counting it
+    as a spoiler would leave a crowded field with no reference stars at all.
+    """
+    positions = np.column_stack([x, y])
+    pairs = cKDTree(positions).query_pairs(radius, output_type="ndarray")
+    isolated = np.ones(len(positions), dtype=bool)
+    if len(pairs) == 0:
+        return isolated
+    first, second = pairs[:, 0], pairs[:, 1]
+    brightness = np.where(np.isfinite(flux) & (flux > 0), flux, 0.0)
+    isolated[first[brightness[second] > NEIGHBOUR_SHARE * brightness[first]]] = False
+    isolated[second[brightness[first] > NEIGHBOUR_SHARE * brightness[second]]] = False
+    return isolated
 
 
 def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str, ParamValue]]:
@@ -227,10 +267,15 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     The Kron aperture of the catalogue's ``flux`` spans 3.5 FWHM or more, and in a crowded
     field it collects the light of neighbours: fitted with it, the zero point comes out too
     bright. The fixed aperture of diameter closest to 2 FWHM holds a twelfth of the area; the
-    light it misses is the same fraction for every star, measured as the median ratio of
-    ``flux`` to the aperture flux over the brighter half of the unflagged stars of S/N >= 50
-    with no detected neighbour within ``ISOLATION_FWHM`` FWHMs. With fewer than 5 such stars,
-    ``flux`` itself is used (the choice is recorded in the step's parameters).
+    light it misses is the same fraction for every star, measured as the 3-sigma clipped mean
+    ratio of ``flux`` to the aperture flux over the unflagged stars of S/N >= 50 with no
+    detected neighbour within ``ISOLATION_FWHM`` FWHMs brighter than ``NEIGHBOUR_SHARE`` of
+    them, and a half-light radius within
+    ``STAR_SIZE_TOLERANCE`` of the typical star's (the brighter half of them when there are
+    10 or more); stars flagged only for masked pixels count, their light restored in both
+    fluxes. With fewer than 5 such stars the correction is the fitted PSF's own curve of growth
+    (`lco_stages.masked_flux.MoffatPsf.enclosed_fraction`), and without a fitted PSF ``flux``
+    itself is used (the choice is recorded in the step's parameters).
 
     Parameters
     ----------
@@ -243,7 +288,8 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     flux, flux_error : ndarray of float64
         Per source, electrons in the exposure.
     how : dict
-        ``flux`` (the column used) and ``aperture_correction`` (when one was applied).
+        ``flux`` (the column used), ``aperture_correction`` (when one was applied) and
+        ``correction_from`` (how many stars measured it, or 'PSF model').
     """
     catalog = frame.sources
     assert catalog is not None
@@ -251,7 +297,10 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     kron_error = np.asarray(catalog["fluxerr"], dtype=np.float64)
     steps = frame.steps("detect_sources")
     scale = steps[-1].parameters.get("pixel_scale") if steps else None
-    clean = (catalog["flag"] == 0) & np.isfinite(catalog["fwhm"]) & (kron > 0)
+    # Masked pixels' light is restored in both fluxes from the same PSF, so a star flagged for
+    # them still measures the ratio; deblended, truncated, saturated or non-linear ones do not.
+    measurable = (catalog["flag"] & int(~(SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY))) == 0
+    clean = measurable & np.isfinite(catalog["fwhm"]) & (kron > 0)
     if not isinstance(scale, float) or clean.sum() < 5:
         return kron, kron_error, {"flux": "flux (Kron)"}
     fwhm = float(np.median(catalog["fwhm"][clean]))
@@ -259,17 +308,45 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     diameter = min(diameters, key=lambda d: abs(d / scale - 2.0 * fwhm))
     aperture = np.asarray(catalog[f"fluxaper{diameter}"], dtype=np.float64)
     aperture_error = np.asarray(catalog[f"fluxerr{diameter}"], dtype=np.float64)
-    positions = np.column_stack([catalog["xwin"], catalog["ywin"]])
-    distances, _ = cKDTree(positions).query(positions, k=2)
-    isolated = (
-        np.asarray(distances, dtype=np.float64).reshape(len(positions), 2)[:, 1] > ISOLATION_FWHM * fwhm
-    )
+    isolated = _isolated(catalog["xwin"], catalog["ywin"], kron, ISOLATION_FWHM * fwhm)
     snr = kron / np.where(kron_error > 0, kron_error, np.inf)
-    reference = clean & isolated & (snr >= 50) & (aperture > 0)
+    # Stars only: a pair too close to deblend has no detected neighbour, yet its Kron flux holds
+    # both stars; among a handful of references one such pair moved the correction by 20 %.
+    # The half-light radius, unlike sep's isophotal a and b, does not grow with brightness.
+    half_light = (
+        np.asarray(catalog["fluxrad50"], dtype=np.float64)
+        if "fluxrad50" in catalog
+        else np.full(len(kron), np.nan)
+    )
+    bright_clean = clean & (snr >= 50) & np.isfinite(half_light)
+    typical = float(np.median(half_light[bright_clean])) if bright_clean.any() else math.nan
+    star_like = np.isfinite(half_light) & (half_light <= STAR_SIZE_TOLERANCE * typical)
+    reference = clean & isolated & star_like & (snr >= 50) & (aperture > 0)
     if reference.sum() < 5:
-        return kron, kron_error, {"flux": "flux (Kron): too few isolated stars for an aperture correction"}
-    # The brighter half: faint undetected neighbours inside the Kron aperture matter least there.
-    bright = reference & (kron >= np.median(kron[reference]))
-    correction = float(np.median(kron[bright] / aperture[bright]))
-    how: dict[str, ParamValue] = {"flux": f"fluxaper{diameter}", "aperture_correction": correction}
+        psf = _fitted_psf(steps[-1].diagnostics)
+        if psf is None:
+            return (
+                kron,
+                kron_error,
+                {"flux": "flux (Kron): too few isolated stars for an aperture correction"},
+            )
+        # The fitted PSF's own curve of growth: in a field too crowded for 5 reference stars,
+        # better than Kron apertures, which there hold the light of neighbours.
+        modelled = 1.0 / psf.enclosed_fraction(diameter / 2.0 / scale)
+        from_model: dict[str, ParamValue] = {
+            "flux": f"fluxaper{diameter}",
+            "aperture_correction": modelled,
+            "correction_from": "PSF model",
+        }
+        return aperture * modelled, aperture_error * modelled, from_model
+    # The brighter half when there are enough: faint undetected neighbours inside the Kron
+    # aperture matter least there.
+    if reference.sum() >= 10:
+        reference &= kron >= np.median(kron[reference])
+    correction = sigma_clipped_mean(kron[reference] / aperture[reference], 3.0)
+    how: dict[str, ParamValue] = {
+        "flux": f"fluxaper{diameter}",
+        "aperture_correction": correction,
+        "correction_from": f"{int(reference.sum())} stars",
+    }
     return aperture * correction, aperture_error * correction, how

@@ -256,7 +256,13 @@ def _fit_clipped(
     max_radius: float,
     min_stars: int,
 ) -> _Fit | None:
-    """Fit, clip beyond CLIP_SIGMA (never beyond ``max_radius``), refit until nothing is clipped."""
+    """Fit, clip beyond CLIP_SIGMA (never beyond ``max_radius``), refit until nothing is clipped.
+
+    After CLIP_ROUNDS rounds the survivors stand, refitted once more: faint stars' centroids
+    scatter more than the median star's, so a cut set by the median can keep shaving the tail
+    of a perfectly good fit (a matched field of 92 stars with 0.2 px residuals lost its
+    solution that way). None only when too few stars remain or the fit is degenerate.
+    """
     for _ in range(CLIP_ROUNDS):
         if i.size < min_stars:
             return None
@@ -269,7 +275,13 @@ def _fit_clipped(
         if keep.all():
             return _Fit(model, i, j, residual, limit)
         i, j, crval = i[keep], j[keep], model.crval
-    return None
+    if i.size < min_stars:
+        return None
+    model = stars.fit(degree, i, j, crval)
+    if model is None:
+        return None
+    residual = stars.residuals_px(model, i, j)
+    return _Fit(model, i, j, residual, max(float(residual.max()), MIN_MATCH_RADIUS_PX))
 
 
 def _refine(stars: _Stars, start: TanSip, degree: int, *, max_radius: float, min_stars: int) -> _Fit | None:
