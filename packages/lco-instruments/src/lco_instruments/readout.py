@@ -1,7 +1,9 @@
 """Split an assembled image back into amplifier readouts: the inverse of the mosaic.
 
-The simulator uses it to write raw frames, and tests use it to check that the mosaic stage puts
-every pixel back where it came from.
+Tests use it to check that the mosaic stage puts every pixel back where it came from. The
+simulator does not: it writes raw frames from its own table of LCO's section strings
+(`lco_instruments.simulate.layout`), so that a mistake shared by this module and the mosaic
+stage cannot hide in the simulated truth.
 """
 
 from __future__ import annotations
