@@ -33,6 +33,7 @@ bench: $(STAMP)
 	$(BIN)/python -m pip install --quiet -r requirements-bench.txt
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/night.py
+	$(BIN)/python bench/masked_photometry.py
 
 demo: $(STAMP)
 	$(BIN)/lco-reduce demo --out demo-night
