@@ -34,6 +34,8 @@ bench: $(STAMP)
 	$(BIN)/python bench/run.py
 	$(BIN)/python bench/night.py
 	$(BIN)/python bench/masked_photometry.py
+	$(BIN)/python bench/orientations.py
+	$(BIN)/python bench/real_data.py
 
 demo: $(STAMP)
 	$(BIN)/lco-reduce demo --out demo-night

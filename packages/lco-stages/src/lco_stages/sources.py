@@ -34,6 +34,10 @@ from lco_stages.masked_flux import (
 from lco_stages.psf import moffat_fwhm
 
 STAGE = "detect_sources"
+#: Sources narrower than this (FWHM, pixels) are no stars: sharper than any seeing an LCO camera
+#: samples, they are hot pixels or cosmic rays a missing or incomplete mask left in the image,
+#: and on a frame without a bad pixel mask they outnumber the stars.
+MIN_STAR_FWHM_PX = 1.0
 #: Diameters of the fixed circular apertures (fluxaper1..6), arcsec.
 APERTURE_DIAMETERS = (1, 2, 3, 4, 5, 6)  # arcsec
 #: Pixels that must not be detected or measured as sky: unusable or not astrophysical.
@@ -519,7 +523,7 @@ def _failed(
 
 def _typical(fwhm: Array, flux: Array, sep_flags: npt.NDArray[np.integer]) -> float:
     """The frame's typical FWHM (pixels): the clipped mean over the brighter clean sources."""
-    usable = np.isfinite(fwhm) & (flux > 0) & (sep_flags == 0)
+    usable = np.isfinite(fwhm) & (fwhm >= MIN_STAR_FWHM_PX) & (flux > 0) & (sep_flags == 0)
     if usable.sum() < 3:
         return float("nan")
     bright = usable & (flux >= np.percentile(flux[usable], 50))
@@ -529,7 +533,7 @@ def _typical(fwhm: Array, flux: Array, sep_flags: npt.NDArray[np.integer]) -> fl
 def _quality(
     catalog: SourceCatalog, sky: npt.NDArray[np.float32], excluded: npt.NDArray[np.bool_], pixel_scale: float
 ) -> ImageQuality:
-    good = (catalog["flag"] == 0) & np.isfinite(catalog["fwhm"]) & (catalog["flux"] > 0)
+    good = (catalog["flag"] == 0) & (catalog["fwhm"] >= MIN_STAR_FWHM_PX) & (catalog["flux"] > 0)
     # Image quality from well-measured stars: bright, unflagged, and not the extended outliers.
     snr = catalog["flux"] / np.where(catalog["fluxerr"] > 0, catalog["fluxerr"], np.inf)
     stars = good & (snr > 20)

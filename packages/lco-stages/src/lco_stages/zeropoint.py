@@ -21,7 +21,7 @@ from lco_instruments.filters import FilterBand, band_for
 from lco_stages._checks import require_assembled
 from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
 from lco_stages.photometry import ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
-from lco_stages.sources import APERTURE_DIAMETERS
+from lco_stages.sources import APERTURE_DIAMETERS, MIN_STAR_FWHM_PX
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -113,7 +113,14 @@ def calibrate_photometry(
                 f"reference catalogue has no {band.band if band else frame.meta.filter} magnitudes",
             )
         parameters["band"] = band_name
-        flux, flux_error, how = calibration_flux(frame)
+        # Only catalogued stars set the aperture correction: on a frame whose mask misses its
+        # hot pixels or cosmic rays, those outnumber the stars.
+        real, _, _ = cross_match(
+            catalog["ra"], catalog["dec"], reference.ra, reference.dec, radius_arcsec=radius_arcsec
+        )
+        stars = np.zeros(len(catalog), dtype=bool)
+        stars[real] = True
+        flux, flux_error, how = calibration_flux(frame, stars=stars)
         parameters |= how
         snr = flux / np.where(flux_error > 0, flux_error, np.inf)
         usable = np.isfinite(flux) & np.isfinite(flux_error)
@@ -261,7 +268,9 @@ def _isolated(x: Float64Array, y: Float64Array, flux: Float64Array, radius: floa
     return isolated
 
 
-def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str, ParamValue]]:
+def calibration_flux(
+    frame: Frame, *, stars: BoolArray | None = None
+) -> tuple[Float64Array, Float64Array, dict[str, ParamValue]]:
     """The fluxes the zero point is fitted with: aperture-corrected fixed-aperture fluxes.
 
     The Kron aperture of the catalogue's ``flux`` spans 3.5 FWHM or more, and in a crowded
@@ -282,6 +291,9 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     frame : Frame
         A frame with a source catalogue from `lco_stages.sources.detect_sources` (whose pixel
         scale it reads).
+    stars : ndarray of bool, optional
+        The sources known to be stars (matched to a reference catalogue): only they set the
+        typical FWHM and the correction. By default, every source of a star's width.
 
     Returns
     -------
@@ -300,7 +312,9 @@ def calibration_flux(frame: Frame) -> tuple[Float64Array, Float64Array, dict[str
     # Masked pixels' light is restored in both fluxes from the same PSF, so a star flagged for
     # them still measures the ratio; deblended, truncated, saturated or non-linear ones do not.
     measurable = (catalog["flag"] & int(~(SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY))) == 0
-    clean = measurable & np.isfinite(catalog["fwhm"]) & (kron > 0)
+    clean = measurable & (catalog["fwhm"] >= MIN_STAR_FWHM_PX) & (kron > 0)
+    if stars is not None:
+        clean &= stars
     if not isinstance(scale, float) or clean.sum() < 5:
         return kron, kron_error, {"flux": "flux (Kron)"}
     fwhm = float(np.median(catalog["fwhm"][clean]))
