@@ -81,6 +81,7 @@ class RealField:
     shape: tuple[int, int]
     pixel_scale: float
     reference: ReferenceCatalog
+    header: fits.Header  # the frame's own (processed) header
 
 
 def _ldac_header(table: fits.BinTableHDU) -> fits.Header:
@@ -125,6 +126,7 @@ def _read_real_field(folder: Path) -> RealField:
         (int(header["NAXIS2"]), int(header["NAXIS1"])),
         float(header["PIXSCALE"]),
         reference,
+        header,
     )
 
 

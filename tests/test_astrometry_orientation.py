@@ -28,8 +28,8 @@ from test_astrometry import (
     SHAPE,
     SimulatedField,
     _grid_errors,
-    _ldac_header,
     _perturbed,
+    _read_real_field,
     _rms,
     _simulated_field,
 )
@@ -325,23 +325,17 @@ class RealCatalogue:
 
 def _neoexchange(real_data: Path) -> RealCatalogue:
     with _quiet_fits():
-        folder = real_data / "neoexchange"
-        with fits.open(folder / "ldac_test_catalog.fits") as catalogue:
-            header = _ldac_header(catalogue["LDAC_IMHEAD"])
-            objects = catalogue["LDAC_OBJECTS"].data
-            x, y, flux = (
-                np.asarray(objects[n], dtype=np.float64) for n in ("XWIN_IMAGE", "YWIN_IMAGE", "FLUX_AUTO")
-            )
-        with fits.open(folder / "GAIA-DR2.cat") as gaia:
-            stars = gaia["LDAC_OBJECTS"].data
-            reference = ReferenceCatalog(
-                np.asarray(stars["XWIN_WORLD"], dtype=np.float64),
-                np.asarray(stars["YWIN_WORLD"], dtype=np.float64),
-                {"G": np.asarray(stars["MAG"], dtype=np.float64)},
-            )
-        original = WCS(header)
-    shape = (int(header["NAXIS2"]), int(header["NAXIS1"]))
-    return RealCatalogue(x, y, flux, reference, header, original, shape, float(header["PIXSCALE"]))
+        field = _read_real_field(real_data / "neoexchange")
+    return RealCatalogue(
+        field.x,
+        field.y,
+        field.flux,
+        field.reference,
+        field.header,
+        field.original,
+        field.shape,
+        field.pixel_scale,
+    )
 
 
 def _matched_rms_arcsec(field: RealCatalogue, wcs: WCS) -> tuple[float, int]:

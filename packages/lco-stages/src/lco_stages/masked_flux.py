@@ -133,7 +133,7 @@ class MoffatPsf:
         -------
         float
         """
-        return 1.0 - (1.0 + (radius / self.alpha) ** 2) ** (1.0 - self.beta)
+        return float(1.0 - (1.0 + (radius / self.alpha) ** 2) ** (1.0 - self.beta))
 
     def density(self, r2: npt.ArrayLike) -> Array:
         """The unit-flux profile at squared distances ``r2`` (pixels^2), per pixel^2.

@@ -16,6 +16,11 @@ The steps, in order:
 5. The result is accepted only if enough stars match, the fitted scale and orientation agree with
    the camera and the search limits, the residuals are small, and the matches remain
    significant; otherwise WCSERR = 4 with the reason.
+
+Steps 2 to 5 run first around a known orientation (its parity, a few degrees), then, if that
+finds nothing trustworthy or nothing is known, over every rotation and both parities (the
+sources reflected in x are matched too): a plate solver's search, which the prior only speeds
+up. Every search made counts towards the trials a match must beat.
 """
 
 from __future__ import annotations
@@ -263,25 +268,22 @@ def _fit_clipped(
     of a perfectly good fit (a matched field of 92 stars with 0.2 px residuals lost its
     solution that way). None only when too few stars remain or the fit is degenerate.
     """
-    for _ in range(CLIP_ROUNDS):
+    rounds = 0
+    while True:
         if i.size < min_stars:
             return None
         model = stars.fit(degree, i, j, crval)
         if model is None:
             return None
         residual = stars.residuals_px(model, i, j)
+        if rounds == CLIP_ROUNDS:
+            return _Fit(model, i, j, residual, max(float(residual.max()), MIN_MATCH_RADIUS_PX))
         limit = min(max_radius, max(CLIP_SIGMA * _robust_sigma(residual), MIN_MATCH_RADIUS_PX))
         keep = residual <= limit
         if keep.all():
             return _Fit(model, i, j, residual, limit)
         i, j, crval = i[keep], j[keep], model.crval
-    if i.size < min_stars:
-        return None
-    model = stars.fit(degree, i, j, crval)
-    if model is None:
-        return None
-    residual = stars.residuals_px(model, i, j)
-    return _Fit(model, i, j, residual, max(float(residual.max()), MIN_MATCH_RADIUS_PX))
+        rounds += 1
 
 
 def _refine(stars: _Stars, start: TanSip, degree: int, *, max_radius: float, min_stars: int) -> _Fit | None:
@@ -369,9 +371,9 @@ class _Pass:
     def label(self) -> str:
         rotation = math.degrees(self.max_rotation_rad)
         turn = "any rotation" if rotation >= 180.0 else f"{rotation:g} deg"
-        parity = "either parity" if len(self.parities) > 1 else (
-            "mirrored" if self.parities[0] else "the guess's parity"
-        )  # fmt: skip
+        if len(self.parities) > 1:
+            return f"{turn}, either parity"
+        parity = "mirrored" if self.parities[0] else "the guess's parity"
         return f"{turn}, {parity}"
 
 
