@@ -33,6 +33,7 @@ from scipy.optimize import least_squares
 
 __all__ = [
     "DEFAULT_BETA",
+    "MIN_PSF_STARS",
     "MODEL_SHARE_ERROR",
     "Apertures",
     "MoffatPsf",
