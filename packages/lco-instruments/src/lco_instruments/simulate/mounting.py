@@ -29,7 +29,7 @@ Matrix = npt.NDArray[np.float64]
 Permutation = tuple[tuple[int, int], tuple[int, int]]
 
 #: Unit pixel step of each direction on the mosaic as displayed (x right, y up).
-_STEP: dict[str, tuple[int, int]] = {"up": (0, 1), "down": (0, -1), "right": (1, 0), "left": (-1, 0)}
+_STEP: dict[Direction, tuple[int, int]] = {"up": (0, 1), "down": (0, -1), "right": (1, 0), "left": (-1, 0)}
 
 
 def _perpendicular(instance: Mounting, attribute: object, east: str) -> None:
@@ -88,7 +88,7 @@ class Mounting:
         east, north = (tuple(row) for row in permutation)
         if east not in names or north not in names:
             raise ValueError(f"{permutation} is not a signed permutation matrix")
-        return cls(north=names[north], east=names[east], rotation_deg=rotation_deg)  # type: ignore[arg-type]
+        return cls(north=names[north], east=names[east], rotation_deg=rotation_deg)
 
     @property
     def permutation(self) -> Permutation:

@@ -17,6 +17,7 @@ from astropy.table import Table
 from astropy.wcs import WCS
 
 from lco_core._arrays import Float64Array, FloatImage, read_only
+from lco_instruments.simulate.mounting import tan_wcs_with_cd
 
 __all__ = [
     "StarCatalog",
@@ -223,16 +224,7 @@ def tan_wcs(
     east = (-north[1], north[0]) if flip_x else (north[1], -north[0])
     # Columns: the pixel steps of one unit east and north; CD maps pixel steps back to the sky.
     sky_to_pixel = np.array([[east[0], north[0]], [east[1], north[1]]])
-    wcs = WCS(naxis=2)
-    wcs.wcs.ctype = ["RA---TAN", "DEC--TAN"]
-    wcs.wcs.cunit = ["deg", "deg"]
-    wcs.wcs.radesys = "ICRS"
-    wcs.wcs.crval = [center_ra, center_dec]
-    wcs.wcs.crpix = [(nx + 1) / 2.0, (ny + 1) / 2.0]
-    wcs.wcs.cd = scale * np.linalg.inv(sky_to_pixel)
-    wcs.pixel_shape = (nx, ny)
-    wcs.wcs.set()
-    return wcs
+    return tan_wcs_with_cd(center_ra, center_dec, shape=(ny, nx), cd=scale * np.linalg.inv(sky_to_pixel))
 
 
 def moffat_alpha(fwhm_px: float, beta: float) -> float:
