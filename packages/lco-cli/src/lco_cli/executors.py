@@ -2,8 +2,14 @@
 
 from __future__ import annotations
 
+import ctypes
 import multiprocessing
 import os
+import signal
+import sys
+import threading
+import time
+import warnings
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor, as_completed
 from typing import Any, Protocol, TypeVar
@@ -87,10 +93,77 @@ _ONE_THREAD = (
 )
 
 
+#: ``prctl`` option (linux/prctl.h): the signal the kernel sends a process when its parent dies.
+_PR_SET_PDEATHSIG = 1
+
+#: How often (s) a worker checks that its parent is still there.
+_PARENT_POLL_SECONDS = 0.5
+
+#: A worker's exit status when its parent has gone (the pool's results have nowhere to go).
+_ORPHANED = 70
+
+
+def _ask_kernel_to_kill_orphan() -> None:
+    """Have Linux send this process SIGKILL when its parent dies (does nothing elsewhere)."""
+    if not sys.platform.startswith("linux"):
+        return
+    try:
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0)
+    except (OSError, AttributeError):  # no libc prctl (e.g. a static or foreign runtime): the poll remains
+        pass
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    """Exit this process as soon as its parent is no longer ``parent`` (checked now, then every 0.5 s).
+
+    Parameters
+    ----------
+    parent : int
+        The PID of the process that started this one.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(_PARENT_POLL_SECONDS)
+        # os._exit, not sys.exit: a thread's SystemExit would end only this thread, and the
+        # worker must not finish its frame and write products for a run that is gone.
+        os._exit(_ORPHANED)
+
+    # The parent may have died before this worker got here (then the death signal was never
+    # armed in time): the first check is now, not in 0.5 s.
+    if os.getppid() != parent:
+        os._exit(_ORPHANED)
+    threading.Thread(target=watch, name="lco-reduce-parent-watch", daemon=True).start()
+
+
+def _start_worker(parent: int) -> None:
+    """A pool worker's initializer: die with the run's process, and keep astropy's warnings quiet.
+
+    Parameters
+    ----------
+    parent : int
+        The PID of the process that owns the pool.
+    """
+    # A run killed by SIGKILL (the OOM killer) runs no clean-up: without this its workers would
+    # live on and keep writing products nobody collects, racing the next run on the same folder.
+    # The kernel's death signal is immediate but Linux-only, and fires when the *thread* that
+    # started the worker ends (the one calling map: a pool must not outlive the thread that
+    # maps on it, as none does here); polling the parent PID is the portable net under it.
+    _ask_kernel_to_kill_orphan()
+    _exit_when_orphaned(parent)
+    from astropy.utils.exceptions import AstropyWarning
+
+    # Each worker would print every header fix-up and unit warning to the run's terminal; the
+    # frame's outcome is reported through its result instead.
+    warnings.simplefilter("ignore", AstropyWarning)
+
+
 class LocalExecutor:
     """A pool of worker processes on this machine ('spawn': safe with numba's threads).
 
-    Each worker's numba, BLAS and banded stages get one thread.
+    Each worker's numba, BLAS and banded stages get one thread. The workers exit when this
+    process dies, even by SIGKILL, and ignore astropy's warnings.
 
     Parameters
     ----------
@@ -104,7 +177,12 @@ class LocalExecutor:
         # banded stages get one thread (the spawned workers inherit these variables).
         previous = {name: os.environ.get(name) for name in _ONE_THREAD}
         os.environ.update(dict.fromkeys(_ONE_THREAD, "1"))
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=multiprocessing.get_context("spawn"))
+        self._pool = ProcessPoolExecutor(
+            max_workers=workers,
+            mp_context=multiprocessing.get_context("spawn"),
+            initializer=_start_worker,
+            initargs=(os.getpid(),),
+        )
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)
