@@ -421,7 +421,7 @@ def test_masters_are_listed_by_date_and_filtered(library: CalibrationLibrary) ->
 # -- processed frames -----------------------------------------------------------------------------
 
 
-def test_frame_records_and_is_done(library: CalibrationLibrary) -> None:
+def test_frame_records_and_is_done(library: CalibrationLibrary, tmp_path: Path) -> None:
     path = "/raw/cpt1m010-fa99-20260101-0042-e00.fits.fz"
     assert library.frame(path) is None
     assert not library.is_done(path, "a" * 64)
@@ -436,9 +436,14 @@ def test_frame_records_and_is_done(library: CalibrationLibrary) -> None:
     assert failed.updated.utcoffset() == dt.timedelta(0)
     assert not library.is_done(path, "a" * 64)
 
-    products = ("/out/cpt1m010-fa99-20260101-0042-e91.fits",)
+    # A real file: done also means the products exist as written (tests/test_library_integrity.py).
+    product = tmp_path / "out" / "cpt1m010-fa99-20260101-0042-e91.fits"
+    product.parent.mkdir()
+    product.write_bytes(b"product")
+    products = (str(product),)
     ok = library.record_frame(path, checksum="a" * 64, status="ok", products=products)
     assert (ok.status, ok.tries, ok.reason, ok.products) == ("ok", 2, "", products)
+    assert ok.product_checksums == (file_checksum(product),)
     assert ok.updated >= failed.updated
     assert library.frame(path) == ok
     assert library.is_done(path, "a" * 64)

@@ -10,19 +10,33 @@ SQLite or PostgreSQL, e.g. ``postgresql://user:password@host:5432/database`` (ps
 tables are created on first use.
 """
 
-from lco_cli.library.errors import LibraryError, MasterNotFoundError, SchemaTooNewError
+from lco_cli.library.engine import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_STATEMENT_TIMEOUT_S,
+)
+from lco_cli.library.errors import (
+    LibraryError,
+    MasterChangedError,
+    MasterNotFoundError,
+    SchemaTooNewError,
+)
 from lco_cli.library.library import DEFAULT_DATABASE_NAME, CalibrationLibrary, file_checksum
 from lco_cli.library.records import FRAME_STATUSES, FrameRecord, MasterEntry
 from lco_cli.library.schema import SCHEMA_VERSION
 from lco_core.master import MasterKind
 
 __all__ = [
+    "DEFAULT_BUSY_TIMEOUT_S",
+    "DEFAULT_CONNECT_TIMEOUT_S",
     "DEFAULT_DATABASE_NAME",
+    "DEFAULT_STATEMENT_TIMEOUT_S",
     "FRAME_STATUSES",
     "SCHEMA_VERSION",
     "CalibrationLibrary",
     "FrameRecord",
     "LibraryError",
+    "MasterChangedError",
     "MasterEntry",
     "MasterKind",
     "MasterNotFoundError",

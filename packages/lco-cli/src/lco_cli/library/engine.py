@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+import math
 import sqlite3
 import time
 from pathlib import Path
@@ -18,8 +20,14 @@ from lco_cli.library.schema import Base
 #: Execution option marking a session's transaction as one that writes (see `_sqlite_begin`).
 WRITE_OPTION = "lco_library_write"
 
-#: How long a SQLite writer waits for another process's write transaction before giving up (ms).
-SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: How long a SQLite writer waits for another process's write transaction before giving up (s).
+DEFAULT_BUSY_TIMEOUT_S = 30.0
+
+#: How long opening a PostgreSQL connection may take, the whole handshake included (s).
+DEFAULT_CONNECT_TIMEOUT_S = 5.0
+
+#: How long one PostgreSQL statement may run, waiting for locks included (s).
+DEFAULT_STATEMENT_TIMEOUT_S = 30.0
 
 _EXAMPLES = "e.g. sqlite:///path/to/calibrations.db or postgresql://user:password@host:5432/database"
 
@@ -57,16 +65,31 @@ def parse_url(url: str) -> URL:
     return parsed
 
 
-def open_engine(url: URL) -> Engine:
+def open_engine(
+    url: URL,
+    *,
+    connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+    statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+    busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+) -> Engine:
     """An engine for ``url``; a SQLite file's folder is created, the file is created on first connection.
 
-    SQLite connections use WAL mode and a 30 s busy timeout; PostgreSQL connections are
-    pre-pinged.
+    SQLite connections use WAL mode and wait up to ``busy_timeout_s`` for another process's write
+    lock. PostgreSQL connections are pre-pinged, give up connecting after ``connect_timeout_s``
+    and cancel any statement running longer than ``statement_timeout_s``; a ``connect_timeout``
+    in the URL's query, or a ``statement_timeout`` in its ``options``, wins over these.
 
     Parameters
     ----------
     url : sqlalchemy.engine.URL
         From `parse_url`.
+    connect_timeout_s : float
+        PostgreSQL only, seconds; libpq counts whole seconds, rounds this up and waits at
+        least 2 s.
+    statement_timeout_s : float
+        PostgreSQL only, seconds.
+    busy_timeout_s : float
+        SQLite only, seconds.
 
     Returns
     -------
@@ -75,11 +98,21 @@ def open_engine(url: URL) -> Engine:
     Raises
     ------
     LibraryError
-        The SQLite file's folder cannot be created.
+        A timeout that is not a positive number of seconds (zero allowed for ``busy_timeout_s``),
+        or the SQLite file's folder cannot be created.
     """
+    _require_seconds(connect_timeout_s, "connect_timeout_s", positive=True)
+    _require_seconds(statement_timeout_s, "statement_timeout_s", positive=True)
+    _require_seconds(busy_timeout_s, "busy_timeout_s", positive=False)
     if url.get_backend_name() != "sqlite":
         # Pre-ping: a long night's run outlives server-side idle timeouts of pooled connections.
-        return create_engine(url, pool_pre_ping=True)
+        return create_engine(
+            url,
+            pool_pre_ping=True,
+            connect_args=postgresql_connect_args(
+                url, connect_timeout_s=connect_timeout_s, statement_timeout_s=statement_timeout_s
+            ),
+        )
     database = url.database or ""
     if database and database != ":memory:" and not database.startswith("file:"):
         folder = Path(database).parent
@@ -90,24 +123,65 @@ def open_engine(url: URL) -> Engine:
                 f"{database}: cannot create the calibration library's folder {folder}: "
                 f"{error.strerror or error}"
             ) from error
-    engine = create_engine(url)
-    event.listen(engine, "connect", _sqlite_connect)
+    # pysqlite's own timeout is the busy timeout too (5 s unless given); keep the two the same.
+    engine = create_engine(url, connect_args={"timeout": busy_timeout_s})
+    event.listen(engine, "connect", functools.partial(_sqlite_connect, busy_timeout_s=busy_timeout_s))
     event.listen(engine, "begin", _sqlite_begin)
     return engine
 
 
-def _sqlite_connect(dbapi_connection: Any, connection_record: Any) -> None:
+def postgresql_connect_args(
+    url: URL, *, connect_timeout_s: float, statement_timeout_s: float
+) -> dict[str, str]:
+    """psycopg connection arguments setting the connect and statement timeouts ``url`` leaves unset.
+
+    A ``connect_timeout`` in the URL's query is kept; so is a ``-c statement_timeout=...`` in its
+    ``options``, whose other settings (e.g. ``-csearch_path=...``) are kept either way.
+
+    Parameters
+    ----------
+    url : sqlalchemy.engine.URL
+        A PostgreSQL URL.
+    connect_timeout_s : float
+        Seconds; rounded up to whole seconds, as libpq counts them.
+    statement_timeout_s : float
+        Seconds; sent in milliseconds.
+
+    Returns
+    -------
+    dict of str to str
+        ``connect_timeout`` and ``options`` where they are to be set.
+    """
+    args: dict[str, str] = {}
+    if "connect_timeout" not in url.query:
+        args["connect_timeout"] = str(max(1, math.ceil(connect_timeout_s)))
+    given = url.query.get("options", "")
+    # Several `options` in the query arrive as a tuple; libpq takes one space-separated string.
+    options = " ".join(given) if isinstance(given, tuple) else given
+    if "statement_timeout" not in options:
+        statement = f"-c statement_timeout={max(1, round(statement_timeout_s * 1000))}"
+        args["options"] = f"{options} {statement}".strip()
+    return args
+
+
+def _require_seconds(value: float, name: str, *, positive: bool) -> None:
+    if not (math.isfinite(value) and (value > 0 if positive else value >= 0)):
+        bound = "> 0" if positive else ">= 0"
+        raise LibraryError(f"{name} {value!r} must be a finite number of seconds {bound}")
+
+
+def _sqlite_connect(dbapi_connection: Any, connection_record: Any, *, busy_timeout_s: float) -> None:
     # The sqlite3 module's own implicit BEGIN would come too late for `_sqlite_begin` to choose
     # the kind of transaction; with it off, SQLAlchemy's "begin" event emits every BEGIN.
     dbapi_connection.isolation_level = None
     cursor = dbapi_connection.cursor()
     try:
         # Busy timeout first: switching to WAL itself needs a lock another process may hold.
-        cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.execute(f"PRAGMA busy_timeout = {round(busy_timeout_s * 1000)}")
         # WAL lets readers (selection, is_done) go on while another process writes. Switching a
         # new file to WAL needs it exclusively, and SQLite answers "database is locked" at once
         # (without its busy handler) while another process holds it: retry until the timeout.
-        deadline = time.monotonic() + SQLITE_BUSY_TIMEOUT_MS / 1000
+        deadline = time.monotonic() + busy_timeout_s
         pause = 0.01
         while True:
             try:

@@ -41,6 +41,40 @@ class SchemaTooNewError(LibraryError):
         return (type(self), (self.database, self.stored, self.understood))
 
 
+class MasterChangedError(LibraryError):
+    """A registered master's file is missing, or its SHA-256 is no longer the one registered.
+
+    Parameters
+    ----------
+    path : str
+        The master file.
+    master_id : int
+        Its row id (what ``lco-reduce calibrations mark-bad`` takes).
+    missing : bool
+        True when the file is gone, False when its contents changed.
+    """
+
+    def __init__(self, path: str, master_id: int, *, missing: bool) -> None:
+        self.path = path
+        self.master_id = master_id
+        self.missing = missing
+        what = (
+            "master file is missing"
+            if missing
+            else "master file changed on disk since it was registered (SHA-256 differs)"
+        )
+        super().__init__(
+            f"{path}: {what}; re-run its night or `lco-reduce calibrations mark-bad {master_id}`"
+        )
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (_rebuild_changed, (self.path, self.master_id, self.missing))
+
+
+def _rebuild_changed(path: str, master_id: int, missing: bool) -> MasterChangedError:
+    return MasterChangedError(path, master_id, missing=missing)
+
+
 class MasterNotFoundError(LibraryError):
     """No good master matches a frame; ``closest`` is the nearest near-miss of the same camera and kind.
 

@@ -13,11 +13,25 @@ from types import TracebackType
 
 from sqlalchemy import case, func, inspect, or_, select
 from sqlalchemy.engine import URL
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
 
-from lco_cli.library.engine import WRITE_OPTION, dialect_insert, open_engine, parse_url
-from lco_cli.library.errors import LibraryError, MasterNotFoundError, SchemaTooNewError, temperature_matches
+from lco_cli.library.engine import (
+    DEFAULT_BUSY_TIMEOUT_S,
+    DEFAULT_CONNECT_TIMEOUT_S,
+    DEFAULT_STATEMENT_TIMEOUT_S,
+    WRITE_OPTION,
+    dialect_insert,
+    open_engine,
+    parse_url,
+)
+from lco_cli.library.errors import (
+    LibraryError,
+    MasterChangedError,
+    MasterNotFoundError,
+    SchemaTooNewError,
+    temperature_matches,
+)
 from lco_cli.library.records import FRAME_STATUSES, FrameRecord, MasterEntry
 from lco_cli.library.schema import SCHEMA_VERSION, Base, MasterRow, ProcessedFrameRow, SchemaVersionRow
 from lco_core.master import MasterKind
@@ -67,24 +81,53 @@ class CalibrationLibrary:
         created on first use) or ``postgresql://user:password@host:5432/database`` (psycopg 3;
         ``postgresql+psycopg://`` is the same). The tables and their version row are created
         when absent.
+    connect_timeout_s : float
+        PostgreSQL: seconds to open a connection, the whole handshake included (libpq counts
+        whole seconds and waits at least 2). A ``connect_timeout`` in the URL's query wins.
+    statement_timeout_s : float
+        PostgreSQL: seconds one statement may run, waiting for locks included. A
+        ``-c statement_timeout=...`` in the URL's ``options`` wins.
+    busy_timeout_s : float
+        SQLite: seconds a writer waits for another process's write lock before
+        `~lco_cli.library.errors.LibraryError` says the library is locked (0 fails at once).
 
     Raises
     ------
     SchemaTooNewError
         The database was written by a newer lco-reduce.
     LibraryError
-        The URL is not SQLite or PostgreSQL, or the database cannot be reached.
+        The URL is not SQLite or PostgreSQL, a timeout is not a number of seconds, or the
+        database cannot be reached in time.
 
     Notes
     -----
     Every method runs its own short transaction, so several processes (or Dask workers, each
     opening the library by `url`) can share one database. Open one library per process.
+
+    The SHA-256 of product and master files is computed at most once per file version in a
+    library's lifetime: a file whose device, inode, size, modification and change times are
+    unchanged since it was last hashed is taken to have unchanged contents.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
+        statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
         self._url: URL = parse_url(url)
         self._display = self._url.render_as_string(hide_password=True)
-        self._engine = open_engine(self._url)
+        self._busy_timeout_s = busy_timeout_s
+        # path -> (what `_file_version` said when it was hashed, its SHA-256)
+        self._checksums: dict[str, tuple[tuple[int, ...], str]] = {}
+        self._engine = open_engine(
+            self._url,
+            connect_timeout_s=connect_timeout_s,
+            statement_timeout_s=statement_timeout_s,
+            busy_timeout_s=busy_timeout_s,
+        )
         self._sessions = sessionmaker(self._engine, expire_on_commit=False)
         try:
             self._ensure_schema()
@@ -93,13 +136,15 @@ class CalibrationLibrary:
             raise
 
     @classmethod
-    def at(cls, folder: Path) -> CalibrationLibrary:
+    def at(cls, folder: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> CalibrationLibrary:
         """The SQLite library ``folder/calibrations.db`` (the default of ``lco-reduce``); folder created.
 
         Parameters
         ----------
         folder : pathlib.Path
             The folder (made absolute, so worker processes open the same file).
+        busy_timeout_s : float
+            Seconds a writer waits for another process's write lock.
 
         Returns
         -------
@@ -107,7 +152,8 @@ class CalibrationLibrary:
         """
         # Absolute, so that `url` opens the same file from worker processes in other folders.
         folder = Path(folder).absolute()
-        return cls(URL.create("sqlite", database=str(folder / DEFAULT_DATABASE_NAME)).render_as_string())
+        url = URL.create("sqlite", database=str(folder / DEFAULT_DATABASE_NAME)).render_as_string()
+        return cls(url, busy_timeout_s=busy_timeout_s)
 
     @property
     def url(self) -> str:
@@ -169,6 +215,12 @@ class CalibrationLibrary:
         MasterEntry
             The stored row. Re-registering the same file (same checksum) keeps its ``good`` mark
             and ``created`` time; a rebuilt file (new checksum) is a new master: good again, created now.
+
+        Raises
+        ------
+        LibraryError
+            Incomplete input, or the database cannot be written (on SQLite: another process held
+            its write lock longer than ``busy_timeout_s``).
         """
         binning = _binning(binning)
         _require_aware(date_obs, "date_obs", path)
@@ -252,6 +304,10 @@ class CalibrationLibrary:
         ------
         MasterNotFoundError
             No good master matches; the message names the closest candidate and how it differs.
+
+        See Also
+        --------
+        verify_master : Check the chosen file is still the one registered before reading it.
         """
         binning = _binning(binning)
         _require_aware(date_obs, "date_obs", camera)
@@ -320,6 +376,37 @@ class CalibrationLibrary:
             )
         return max(found, key=lambda entry: (-abs(entry.date_obs - date_obs), entry.created, entry.id))
 
+    def verify_master(self, entry: MasterEntry) -> None:
+        """Check that a master's file exists and its SHA-256 is still the registered ``checksum``.
+
+        Call it before reading a master `select_master` returned: a file rebuilt, truncated or
+        edited since registration would otherwise calibrate frames silently. The file is hashed
+        once per version in this library's lifetime (see the class notes), so checking it for
+        every frame of a night costs a ``stat``.
+
+        Parameters
+        ----------
+        entry : MasterEntry
+            From `select_master` or `masters`.
+
+        Raises
+        ------
+        MasterChangedError
+            The file is missing, or its contents differ from the registered ones.
+        LibraryError
+            The file exists but cannot be read.
+        """
+        try:
+            digest = self._checksum(entry.path)
+        except FileNotFoundError:
+            raise MasterChangedError(entry.path, entry.id, missing=True) from None
+        except OSError as error:
+            raise LibraryError(
+                f"{entry.path}: master file cannot be read ({error.strerror or error})"
+            ) from error
+        if digest != entry.checksum:
+            raise MasterChangedError(entry.path, entry.id, missing=False)
+
     def mark(self, path_or_id: str | int, *, good: bool) -> MasterEntry:
         """Mark a master (by path or id) good or bad; a bad master is never selected.
 
@@ -382,7 +469,9 @@ class CalibrationLibrary:
     ) -> FrameRecord:
         """Record the outcome of processing the file ``path`` (SHA-256 ``checksum``).
 
-        The record replaces the previous one for ``path``; ``tries`` counts every call.
+        The record replaces the previous one for ``path``; ``tries`` counts every call. The
+        SHA-256 of each product that exists is stored with it (read before the write
+        transaction begins, so hashing holds no lock), which is what `is_done` checks later.
 
         Parameters
         ----------
@@ -395,7 +484,9 @@ class CalibrationLibrary:
         reason : str
             Why it was not ok.
         products : sequence of str
-            The files written.
+            The files written (absolute paths: a product's path is compared with
+            ``products_under`` in `is_done`). A calibration frame's product is the master it
+            went into.
 
         Returns
         -------
@@ -404,15 +495,19 @@ class CalibrationLibrary:
         Raises
         ------
         LibraryError
-            An unknown status, or the database cannot be written.
+            An unknown status, or the database cannot be written (on SQLite: another process
+            held its write lock longer than ``busy_timeout_s``).
         """
         if status not in FRAME_STATUSES:
             raise LibraryError(f"{path}: frame status {status!r} is not one of {', '.join(FRAME_STATUSES)}")
+        stored = [
+            {"path": str(product), "sha256": self._checksum_or_none(str(product))} for product in products
+        ]
         values = {
             "checksum": checksum,
             "status": status,
             "reason": reason,
-            "products": [str(product) for product in products],
+            "products": stored,
             "updated": _utcnow(),
         }
         with self._errors(f"record frame {path}"), self._write() as session:
@@ -445,8 +540,16 @@ class CalibrationLibrary:
             ).one_or_none()
             return None if row is None else _frame_record(row)
 
-    def is_done(self, path: str, checksum: str) -> bool:
-        """Whether a previous run finished this exact file: status 'ok' with the same checksum.
+    def is_done(self, path: str, checksum: str, *, products_under: Path | None = None) -> bool:
+        """Whether a previous run finished this exact file and its products are still as written.
+
+        Done means all of: the record's status is 'ok'; its checksum is ``checksum``; it names at
+        least one product (every frame that ends ok writes one, so an ok record without products
+        is not trusted); every product exists and its SHA-256 now is the one recorded (a record
+        written before product checksums were kept has none, so it is not done); and, when
+        ``products_under`` is given, every product lies inside that folder, so that a run into a
+        new output folder sharing the library redoes the frame rather than pointing at the
+        products of another.
 
         Parameters
         ----------
@@ -454,18 +557,25 @@ class CalibrationLibrary:
             The raw file.
         checksum : str
             Its SHA-256 now.
+        products_under : pathlib.Path, optional
+            The output folder the products must be in (compared after resolving symbolic
+            links and relative paths).
 
         Returns
         -------
         bool
         """
-        query = select(ProcessedFrameRow.id).where(
-            ProcessedFrameRow.path == path,
-            ProcessedFrameRow.checksum == checksum,
-            ProcessedFrameRow.status == "ok",
+        record = self.frame(path)
+        if record is None or record.status != "ok" or record.checksum != checksum or not record.products:
+            return False
+        if products_under is not None:
+            folder = Path(products_under).resolve()
+            if not all(Path(product).resolve().is_relative_to(folder) for product in record.products):
+                return False
+        return all(
+            stored is not None and self._checksum_or_none(product) == stored
+            for product, stored in zip(record.products, record.product_checksums, strict=True)
         )
-        with self._errors(f"read the record of frame {path}"), self._read() as session:
-            return session.scalars(query).first() is not None
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -491,6 +601,31 @@ class CalibrationLibrary:
                 f"{self._display}: calibration library schema version {version} is older than "
                 f"{SCHEMA_VERSION} and no migration exists for it"
             )
+
+    def _checksum(self, path: str) -> str:
+        """SHA-256 of ``path``, hashed again only when `_file_version` says the file changed.
+
+        Raises
+        ------
+        OSError
+            The file cannot be read (FileNotFoundError when it is missing).
+        """
+        version = _file_version(path)
+        cached = self._checksums.get(path)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        digest = file_checksum(path)
+        # Stat again: a file rewritten while it was read must not be cached under its new version.
+        if _file_version(path) == version:
+            self._checksums[path] = (version, digest)
+        return digest
+
+    def _checksum_or_none(self, path: str) -> str | None:
+        try:
+            return self._checksum(path)
+        except OSError:
+            # A product that cannot be read is one a rerun must write again.
+            return None
 
     def _stored_version(self, session: Session) -> int | None:
         if not inspect(session.connection()).has_table(SchemaVersionRow.__tablename__):
@@ -520,7 +655,17 @@ class CalibrationLibrary:
         try:
             yield
         except SQLAlchemyError as error:
-            raise LibraryError(f"{self._display}: cannot {what}: {_first_line(error)}") from error
+            reason = _first_line(error)
+            if (
+                isinstance(error, OperationalError)
+                and self._engine.dialect.name == "sqlite"
+                and "locked" in reason
+            ):
+                reason = (
+                    f"the library is locked by another process (waited {self._busy_timeout_s:g} s "
+                    "for its write lock); try again when that process finishes, or raise busy_timeout_s"
+                )
+            raise LibraryError(f"{self._display}: cannot {what}: {reason}") from error
 
 
 def _binning(binning: str | Binning) -> str:
@@ -598,6 +743,22 @@ def _frame_record(row: ProcessedFrameRow) -> FrameRecord:
         status=row.status,
         tries=row.tries,
         reason=row.reason,
-        products=tuple(row.products),
+        products=tuple(_product_path(product) for product in row.products),
+        product_checksums=tuple(_product_checksum(product) for product in row.products),
         updated=row.updated,
     )
+
+
+def _product_path(stored: str | dict[str, str | None]) -> str:
+    # Rows written before product checksums were kept hold plain path strings.
+    return stored if isinstance(stored, str) else str(stored["path"])
+
+
+def _product_checksum(stored: str | dict[str, str | None]) -> str | None:
+    return None if isinstance(stored, str) else stored.get("sha256")
+
+
+def _file_version(path: str) -> tuple[int, ...]:
+    """What changes when a file is rewritten or replaced: device, inode, size, mtime, ctime (ns)."""
+    info = os.stat(path)
+    return (info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns, info.st_ctime_ns)

@@ -78,6 +78,9 @@ class FrameRecord:
         Why it was not ok.
     products : tuple of str
         The files written.
+    product_checksums : tuple of str or None
+        SHA-256 of each of ``products`` (same order) when it was recorded; None for a file that
+        did not exist then, and for every product of a record written before checksums were kept.
     updated : datetime.datetime
         UTC, time-zone aware.
     """
@@ -88,4 +91,5 @@ class FrameRecord:
     tries: int
     reason: str
     products: tuple[str, ...]
+    product_checksums: tuple[str | None, ...]
     updated: dt.datetime

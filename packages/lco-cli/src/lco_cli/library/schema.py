@@ -147,7 +147,10 @@ class ProcessedFrameRow(Base):
     tries: Mapped[int]
     #: Why it was not ok.
     reason: Mapped[str] = mapped_column(Text)
-    #: The files written (a JSON list).
-    products: Mapped[list[str]] = mapped_column(JSON)
+    # Objects since checksums were kept; the plain path strings older rows hold still read (as
+    # products without a checksum), so this needed no schema version of its own.
+    #: The files written: a JSON list of ``{"path": ..., "sha256": ...}`` (sha256 null for a file
+    #: that did not exist when recorded), or of plain path strings in rows written before that.
+    products: Mapped[list[str | dict[str, str | None]]] = mapped_column(JSON)
     #: When the record was written, UTC.
     updated: Mapped[dt.datetime] = mapped_column(UtcDateTime())
