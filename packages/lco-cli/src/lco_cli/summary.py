@@ -2,28 +2,133 @@
 
 from __future__ import annotations
 
+import datetime as dt
+import enum
 import json
 import math
+import os
+import re
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
-from lco_cli.night import NightResult
+import numpy as np
+
+from lco_cli.night import MasterRecord, NightResult
+from lco_cli.results import FrameResult
 from lco_core.atomic import atomic_output
+
+T = TypeVar("T")
+
+# C0 and C1 controls (newline, CR, tab, escape, NUL...) and the Unicode line and paragraph separators.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: object) -> str:
+    """``text`` as one printable line: each run of control characters becomes one space.
+
+    Parameters
+    ----------
+    text : object
+        Usually a reason; anything else is shown as ``str(text)``.
+
+    Returns
+    -------
+    str
+        No newline, carriage return or other control character; no space at either end.
+    """
+    return _CONTROL.sub(" ", _text(text)).strip()
+
+
+def _text(value: object) -> str:
+    # A value whose own __str__ fails must still leave a trace, never an exception.
+    try:
+        return value if isinstance(value, str) else str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
+
+
+def _problem(error: BaseException) -> str:
+    return one_line(f"{type(error).__name__}: {_text(error)}")
 
 
 def _clean(value: object) -> object:
-    """JSON has no NaN: unmeasured figures become null."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {key: _clean(item) for key, item in value.items()}
+    """The JSON value nearest ``value``; NaN and inf become null (JSON has no word for them).
+
+    numpy scalars and arrays become numbers and lists, bytes, dates and paths text, sets sorted
+    lists, mapping keys text; anything else becomes its text.
+    """
+    if value is None or isinstance(value, bool | int | str):
+        return value
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None  # unmeasured
+    if isinstance(value, np.generic):
+        return _clean(value.item())  # bool_, integer and floating become bool, int and float
+    if isinstance(value, np.ndarray):
+        return _clean(value.tolist())
+    if isinstance(value, bytes | bytearray):
+        return bytes(value).decode("utf-8", errors="replace")
+    if isinstance(value, dt.datetime | dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, enum.Enum):
+        return _clean(value.value)
+    if isinstance(value, os.PathLike):
+        return os.fspath(value)
+    if isinstance(value, Mapping):
+        return {_text(key): _clean(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(item) for item in value]
+    if isinstance(value, set | frozenset):
+        # A set has no order; sorted by text, the same set always gives the same file.
+        return sorted((_clean(item) for item in value), key=_text)
+    return _text(value)
+
+
+def _one_line_texts(value: object) -> object:
+    """Every string inside a cleaned value made one line (figures carry reasons, e.g. WCS_reason)."""
+    if isinstance(value, str):
+        return one_line(value)
+    if isinstance(value, dict):
+        return {key: _one_line_texts(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_one_line_texts(item) for item in value]
     return value
 
 
+def _frame_record(frame: FrameResult) -> dict[str, object]:
+    record = frame.to_json()
+    record["reason"] = one_line(record["reason"])
+    record["figures"] = _one_line_texts(_clean(record["figures"]))
+    return record
+
+
+def _master_record(master: MasterRecord) -> dict[str, object]:
+    return {
+        "file": master.path,
+        "kind": master.kind,
+        "camera": master.camera,
+        "inputs": list(master.inputs),
+        "rejected": [{"file": name, "reason": one_line(reason)} for name, reason in master.rejected],
+        "figures": _one_line_texts(_clean(master.figures)),
+    }
+
+
+def _each(items: Iterable[T], record: Callable[[T], dict[str, object]], notes: list[str]) -> list[object]:
+    """One record per item; an item that cannot be recorded is named, with why, in its place."""
+    records: list[object] = []
+    for item in items:
+        try:
+            records.append(record(item))
+        except Exception as error:  # one odd record must not cost the file the others
+            name = _text(getattr(item, "path", "?"))
+            notes.append(one_line(f"{Path(name).name}: record incomplete ({_problem(error)})"))
+            records.append({"file": name, "status": getattr(item, "status", None), "note": notes[-1]})
+    return records
+
+
 def write_summary(result: NightResult, target: Path, *, options: dict[str, object]) -> Path:
-    """Write ``summary.json`` atomically.
+    """Write ``summary.json`` atomically; it is written whatever ``result`` holds.
 
     Parameters
     ----------
@@ -38,29 +143,42 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
     -------
     pathlib.Path
         The file: start and end, options, wall seconds per phase, counts per status, one record
-        per frame (`~lco_cli.results.FrameResult.to_json`) and one per master; NaN figures
-        become null.
+        per frame (`~lco_cli.results.FrameResult.to_json`) and one per master, and ``notes``. NaN
+        and inf figures become null, values JSON has no type for become the nearest it has (numpy
+        scalars numbers, bytes and dates text), and every reason is one line. A section that
+        cannot be made is null, with a one-line note in ``notes`` saying why.
     """
-    counts = Counter(frame.status for frame in result.frames)
-    document = {
-        "started": result.started.isoformat(),
-        "finished": result.finished.isoformat(),
-        "options": options,
-        "phases_seconds": {name: round(seconds, 2) for name, seconds in result.phases.items()},
-        "counts": {status: counts.get(status, 0) for status in ("ok", "failed", "skipped")},
-        "frames": [frame.to_json() for frame in result.frames],
-        "masters": [
-            {
-                "file": master.path,
-                "kind": master.kind,
-                "camera": master.camera,
-                "inputs": list(master.inputs),
-                "rejected": [{"file": name, "reason": reason} for name, reason in master.rejected],
-                "figures": master.figures,
-            }
-            for master in result.masters
-        ],
+    notes: list[str] = []
+
+    def frames() -> object:
+        return _each(result.frames, _frame_record, notes)
+
+    def masters() -> object:
+        return _each(result.masters, _master_record, notes)
+
+    def counts() -> object:
+        totals = Counter(frame.status for frame in result.frames)
+        return {status: totals.get(status, 0) for status in ("ok", "failed", "skipped")}
+
+    sections: dict[str, Callable[[], object]] = {
+        "started": lambda: result.started.isoformat(),
+        "finished": lambda: result.finished.isoformat(),
+        "options": lambda: options,
+        "phases_seconds": lambda: {name: round(seconds, 2) for name, seconds in result.phases.items()},
+        "counts": counts,
+        "frames": frames,
+        "masters": masters,
     }
+    document: dict[str, object] = {}
+    for name, build in sections.items():
+        try:
+            document[name] = _clean(build())
+        except Exception as error:  # the file is the run's record: a broken part must not lose the rest
+            document[name] = None
+            notes.append(one_line(f"{name}: not recorded ({_problem(error)})"))
+    document["notes"] = notes
+    # allow_nan=False: _clean has removed every NaN; were one left, better an error than invalid JSON.
+    text = json.dumps(document, indent=1, allow_nan=False)
     with atomic_output(target) as temporary:
-        temporary.write_text(json.dumps(_clean(document), indent=1), encoding="utf-8")
+        temporary.write_text(text, encoding="utf-8")
     return target

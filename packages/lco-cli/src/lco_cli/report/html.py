@@ -1,23 +1,32 @@
-"""report.html: a self-contained night report (images embedded), readable offline in any browser."""
+"""report.html: a self-contained night report (images embedded), readable offline in any browser.
+
+The report is written whatever the night's results hold: a plot, card or section that cannot be
+drawn is left out and a one-line note says why in its place.
+"""
 
 from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import html
 import io
+import math
+import numbers
 from collections import Counter
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import TypeVar
 
-import matplotlib
+import numpy as np
+import numpy.typing as npt
+from matplotlib.dates import date2num
+from matplotlib.figure import Figure
 
-matplotlib.use("Agg")
-
-import matplotlib.pyplot as plt
-
-from lco_cli.night import NightResult
+from lco_cli.night import MasterRecord, NightResult
 from lco_cli.report.thumbnails import render_png
 from lco_cli.results import FrameResult
+from lco_cli.summary import one_line
 from lco_core.atomic import atomic_output
 from lco_core.io import read_master
 
@@ -26,9 +35,9 @@ body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: left; }
 .ok { color: #1a7f37; } .failed { color: #cf222e; } .skipped { color: #9a6700; }
-.cards { display: flex; flex-wrap: wrap; gap: 1em; }
+.cards, .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em; width: 330px; font-size: 0.85em; }
-.card img { width: 320px; } .reason { color: #cf222e; }
+.card img { width: 320px; } .reason { color: #cf222e; } .note { color: #9a6700; font-style: italic; }
 """
 
 PLOTTED = (
@@ -38,60 +47,233 @@ PLOTTED = (
     ("WCSRMS", "astrometric rms (arcsec)"),
 )
 
+#: DATE-OBS outside these (UTC) is a placeholder (0001-01-01, 9999-12-31, the 1970 epoch), not an
+#: observation: LCO's oldest data are from 2004. Such frames stay out of the plots, whose date axis
+#: cannot even draw the first and last years matplotlib knows.
+PLAUSIBLE_DATES = (dt.datetime(2000, 1, 1), dt.datetime(2200, 1, 1))
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+T = TypeVar("T")
+
+
+def _why(error: BaseException) -> str:
+    return f"{type(error).__name__}: {one_line(error)}"
+
+
+def _note(text: str) -> str:
+    return f"<p class='note'>{html.escape(one_line(text))}</p>"
+
+
+def _guarded(failed: str, build: Callable[[], str], *, card: bool = False) -> str:
+    """``build()``, or the note ``failed`` with why (in a card when it stands for one)."""
+    try:
+        return build()
+    except Exception as error:  # the report is the night's record: one odd part must not lose the rest
+        note = _note(f"{failed} ({_why(error)})")
+        return f"<div class='card'>{note}</div>" if card else note
+
+
+def _name(path: object) -> str:
+    return one_line(Path(one_line(path)).name)
+
 
 def _data_uri(png: bytes) -> str:
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
 
 
-def _file_uri(path: str | None) -> str | None:
-    if path is None or not Path(path).exists():
-        return None
-    return _data_uri(Path(path).read_bytes())
+def _image(path: str | None, alt: str) -> str:
+    """The PNG at ``path`` embedded as an ``<img>``, a note when it cannot be, nothing for no path."""
+    if path is None:
+        return ""
+    name = _name(path)
+    try:
+        png = Path(path).read_bytes()
+    except FileNotFoundError:
+        return _note(f"thumbnail {name}: not found")
+    except OSError as error:
+        return _note(f"thumbnail {name}: cannot be read ({_why(error)})")
+    if not png.startswith(_PNG_SIGNATURE):
+        return _note(f"thumbnail {name}: not a PNG file")
+    return f"<img alt='{html.escape(alt)}' src='{_data_uri(png)}'>"
 
 
 def _number(value: object) -> float | None:
-    return float(value) if isinstance(value, int | float) and not isinstance(value, bool) else None
-
-
-def _night_plots(frames: list[FrameResult]) -> str | None:
-    science = [f for f in frames if f.status == "ok" and "DATE-OBS" in f.figures]
-    if not science:
+    """A finite number to plot, or None (text, None, NaN, inf and booleans are not plotted)."""
+    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
         return None
-    times = [dt.datetime.fromisoformat(str(f.figures["DATE-OBS"])) for f in science]
-    figure, axes = plt.subplots(2, 2, figsize=(10, 6), sharex=True)
-    for axis, (key, label) in zip(axes.ravel(), PLOTTED, strict=True):
-        points = [(t, _number(f.figures.get(key))) for t, f in zip(times, science, strict=True)]
-        kept = [(t, v) for t, v in points if v is not None and v == v]
-        if kept:
-            axis.plot([t for t, _ in kept], [v for _, v in kept], "o", markersize=4)
+    try:
+        number = float(value)
+    except (OverflowError, ValueError):  # an int beyond float's range
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _utc(value: object) -> dt.datetime | None:
+    """DATE-OBS as a naive UTC datetime (the plots' axis), or None when it is not a date."""
+    try:
+        when = dt.datetime.fromisoformat(value.strip()) if isinstance(value, str) else value
+        if isinstance(when, dt.datetime):
+            return when.astimezone(dt.UTC).replace(tzinfo=None) if when.tzinfo else when
+        if isinstance(when, dt.date):
+            return dt.datetime(when.year, when.month, when.day)
+    except (ValueError, OverflowError):  # not ISO 8601, or an offset that leaves years 1 to 9999
+        return None
+    return None
+
+
+def _days(times: Sequence[dt.datetime]) -> npt.NDArray[np.float64]:
+    """Matplotlib's date numbers (days since its epoch) of naive UTC ``times``."""
+    days = date2num(list(times))  # type: ignore[no-untyped-call]  # matplotlib.dates has no stubs
+    return np.asarray(days, dtype=np.float64)
+
+
+def _panel(
+    points: Sequence[tuple[dt.datetime, float]], label: str, limits: tuple[dt.datetime, dt.datetime]
+) -> str:
+    # A Figure of its own, not pyplot's: no global state to leak when drawing fails half-way.
+    figure = Figure(figsize=(5, 3))
+    axis = figure.subplots()
+    buffer = io.BytesIO()
+    with np.errstate(all="ignore"):  # a failure is reported as the panel's note, not as warnings
+        axis.plot(_days([t for t, _ in points]), [v for _, v in points], "o", markersize=4)
+        axis.xaxis_date()
+        axis.set_xlim(*_days(limits))  # every panel on one time axis: the night's plots are read together
         axis.set_ylabel(label)
         axis.grid(alpha=0.3)
-    figure.autofmt_xdate()
-    figure.tight_layout()
-    buffer = io.BytesIO()
-    figure.savefig(buffer, format="png", dpi=90)
-    plt.close(figure)
-    return _data_uri(buffer.getvalue())
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=90)
+    return f"<img alt='{html.escape(label)} over the night' src='{_data_uri(buffer.getvalue())}'>"
+
+
+def _has_date(frame: FrameResult) -> bool:
+    # A frame whose figures are not a mapping loses its own row, not every frame's plots.
+    return isinstance(frame.figures, Mapping) and "DATE-OBS" in frame.figures
+
+
+def _night_plots(frames: list[FrameResult]) -> str:
+    """The science frames' figures against time, one image per figure ('' without science frames)."""
+    science = [f for f in frames if f.status == "ok" and _has_date(f)]
+    if not science:
+        return ""
+    earliest, latest = PLAUSIBLE_DATES
+    dated: list[tuple[dt.datetime, FrameResult]] = []
+    undated: list[FrameResult] = []
+    for frame in science:
+        when = _utc(frame.figures["DATE-OBS"])
+        if when is not None and earliest <= when < latest:
+            dated.append((when, frame))
+        else:
+            undated.append(frame)
+    parts = ["<h2>The night</h2><div class='plots'>"]
+    if undated:
+        example = undated[0]
+        parts.append(
+            _note(
+                f"{len(undated)} science frame{'s' if len(undated) > 1 else ''} left out of the plots: "
+                f"DATE-OBS is not a date from {earliest.year} to {latest.year - 1} "
+                f"(e.g. {_name(example.path)}: {one_line(example.figures['DATE-OBS'])[:60]})"
+            )
+        )
+    if dated:
+        times = [t for t, _ in dated]
+        # Padded so lone frames are not drawn on the edge; 10 minutes when they share one time.
+        pad = max((max(times) - min(times)) * 0.03, dt.timedelta(minutes=10))
+        limits = (min(times) - pad, max(times) + pad)
+        for key, label in PLOTTED:
+            measured = [(t, _number(f.figures.get(key))) for t, f in dated]
+            points = [(t, v) for t, v in measured if v is not None]
+            if not points:
+                parts.append(_note(f"{label}: no frame has a value"))
+                continue
+            parts.append(_guarded(f"{label}: not drawn", functools.partial(_panel, points, label, limits)))
+    parts.append("</div>")
+    return "".join(parts)
+
+
+def _format(value: object) -> str:
+    if isinstance(value, float | np.floating):
+        return f"{float(value):.4g}"
+    if isinstance(value, tuple | list):
+        return ", ".join(
+            f"{float(v):.2f}" if isinstance(v, float | np.floating) else one_line(v) for v in value
+        )
+    if isinstance(value, bytes):
+        return one_line(value.decode("utf-8", errors="replace"))
+    return one_line(value)
 
 
 def _figures_table(figures: dict[str, object]) -> str:
-    rows = []
-    for key, value in figures.items():
-        if key in ("DATE-OBS",):
-            continue
-        text = (
-            f"{value:.4g}"
-            if isinstance(value, float)
-            else ", ".join(f"{v:.2f}" if isinstance(v, float) else str(v) for v in value)
-            if isinstance(value, tuple)
-            else str(value)
-        )
-        rows.append(f"<tr><td>{html.escape(key)}</td><td>{html.escape(text)}</td></tr>")
+    rows = [
+        f"<tr><td>{html.escape(one_line(key))}</td><td>{html.escape(_format(value))}</td></tr>"
+        for key, value in figures.items()
+        if key != "DATE-OBS"
+    ]
     return "<table>" + "".join(rows) + "</table>"
 
 
+def _master_card(master: MasterRecord, *, thumbnails_dir: Path) -> str:
+    try:
+        thumbnail = render_png(
+            read_master(master.path).frame.data, thumbnails_dir / (Path(master.path).stem + ".png")
+        )
+        image = _image(str(thumbnail), f"{master.kind} master")
+    except Exception as error:  # a master that cannot be pictured still has its card
+        image = _note(f"thumbnail: not drawn ({_why(error)})")
+    rejected = "".join(
+        f"<li>{html.escape(one_line(name))}: {html.escape(one_line(reason))}</li>"
+        for name, reason in master.rejected
+    )
+    return (
+        f"<div class='card'><b>{html.escape(_name(master.path))}</b><br>"
+        f"{html.escape(one_line(master.kind))}, {len(master.inputs)} frames"
+        + image
+        + _figures_table(dict(master.figures))
+        + (f"<ul class='reason'>{rejected}</ul>" if rejected else "")
+        + "</div>"
+    )
+
+
+def _frame_card(frame: FrameResult) -> str:
+    status = html.escape(one_line(frame.status))
+    return (
+        f"<div class='card'><b>{html.escape(_name(frame.path))}</b> "
+        f"<span class='{status}'>{status}</span> {html.escape(one_line(frame.obstype))}"
+        + _image(frame.thumbnail, "thumbnail with detected sources")
+        + (f"<p class='reason'>{html.escape(one_line(frame.reason))}</p>" if frame.reason else "")
+        + _figures_table(dict(frame.figures))
+        + "</div>"
+    )
+
+
+def _header(result: NightResult, frames: list[FrameResult]) -> str:
+    counts = Counter(f.status for f in frames)
+    return (
+        f"<p>{len(frames)} files, reduced {result.started:%Y-%m-%d %H:%M} to {result.finished:%H:%M} UTC: "
+        + ", ".join(
+            f"<span class='{status}'>{counts.get(status, 0)} {status}</span>"
+            for status in ("ok", "failed", "skipped")
+        )
+        + "</p>"
+    )
+
+
+def _cards(title: str, each: str, records: Iterable[T], card: Callable[[T], str]) -> str:
+    """A section of cards, one per record; a record whose card cannot be drawn gets a note instead."""
+    cards = [
+        _guarded(
+            f"{_name(getattr(record, 'path', '?'))}: {each} not drawn",
+            functools.partial(card, record),
+            card=True,
+        )
+        for record in records
+    ]
+    return f"<h2>{title}</h2><div class='cards'>" + "".join(cards) + "</div>"
+
+
 def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> Path:
-    """Write the night report to ``target`` atomically and return its path.
+    """Write the night report to ``target`` atomically and return its path; it never fails on ``result``.
 
     Parameters
     ----------
@@ -105,55 +287,36 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
     Returns
     -------
     pathlib.Path
+
+    Notes
+    -----
+    A part that cannot be drawn (a plot, a card, a section) is replaced by a one-line note saying
+    why. Science frames whose DATE-OBS is missing, not ISO 8601 or outside `PLAUSIBLE_DATES` are
+    left out of the plots, and a note says how many. Only writing the file itself can raise.
     """
-    frames = list(result.frames)
-    counts = Counter(f.status for f in frames)
+    try:
+        frames = list(result.frames)
+        problem = ""
+    except Exception as error:  # without its frames the report still shows the masters
+        frames, problem = [], _note(f"Frames: not listed ({_why(error)})")
     parts = [
         "<!DOCTYPE html><html lang='en'><head><meta charset='utf-8'><title>lco-reduce night report</title>",
         f"<style>{STYLE}</style></head><body><h1>lco-reduce night report</h1>",
-        f"<p>{len(frames)} files, reduced {result.started:%Y-%m-%d %H:%M} to {result.finished:%H:%M} UTC: ",
-        ", ".join(
-            f"<span class='{status}'>{counts.get(status, 0)} {status}</span>"
-            for status in ("ok", "failed", "skipped")
+        _guarded("The run's totals: not drawn", lambda: _header(result, frames)),
+        problem,
+        _guarded("The night: not drawn", lambda: _night_plots(frames)),
+        _guarded(
+            "Masters: not drawn",
+            lambda: _cards(
+                "Masters",
+                "card",
+                result.masters,
+                functools.partial(_master_card, thumbnails_dir=thumbnails_dir),
+            ),
         ),
-        "</p>",
+        _guarded("Frames: not drawn", lambda: _cards("Frames", "row", frames, _frame_card)),
+        "</body></html>",
     ]
-    plots = _night_plots(frames)
-    if plots:
-        parts.append(f"<h2>The night</h2><img alt='figures over the night' src='{plots}'>")
-    parts.append("<h2>Masters</h2><div class='cards'>")
-    for master in result.masters:
-        image = None
-        try:
-            thumbnail = render_png(
-                read_master(master.path).frame.data, thumbnails_dir / (Path(master.path).stem + ".png")
-            )
-            image = _file_uri(str(thumbnail))
-        except (OSError, ValueError):
-            image = None
-        rejected = "".join(
-            f"<li>{html.escape(name)}: {html.escape(reason)}</li>" for name, reason in master.rejected
-        )
-        parts.append(
-            f"<div class='card'><b>{html.escape(Path(master.path).name)}</b><br>"
-            f"{master.kind}, {len(master.inputs)} frames"
-            + (f"<img alt='{html.escape(master.kind)} master' src='{image}'>" if image else "")
-            + _figures_table(dict(master.figures))
-            + (f"<ul class='reason'>{rejected}</ul>" if rejected else "")
-            + "</div>"
-        )
-    parts.append("</div><h2>Frames</h2><div class='cards'>")
-    for frame in frames:
-        image = _file_uri(frame.thumbnail)
-        parts.append(
-            f"<div class='card'><b>{html.escape(Path(frame.path).name)}</b> "
-            f"<span class='{frame.status}'>{frame.status}</span> {html.escape(frame.obstype)}"
-            + (f"<img alt='thumbnail with detected sources' src='{image}'>" if image else "")
-            + (f"<p class='reason'>{html.escape(frame.reason)}</p>" if frame.reason else "")
-            + _figures_table(dict(frame.figures))
-            + "</div>"
-        )
-    parts.append("</div></body></html>")
     with atomic_output(target) as temporary:
         temporary.write_text("".join(parts), encoding="utf-8")
     return target

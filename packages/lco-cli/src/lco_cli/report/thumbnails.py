@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from pathlib import Path
 
-import matplotlib
-
-matplotlib.use("Agg")  # files only: the pipeline runs on machines without a screen
-
-import matplotlib.pyplot as plt
 import numpy as np
 import numpy.typing as npt
 from astropy.visualization import ZScaleInterval
+from matplotlib.figure import Figure
 from matplotlib.patches import Circle
 
 from lco_core.atomic import atomic_output
@@ -22,6 +18,8 @@ THUMBNAIL_PIXELS = 512
 
 
 def _binned(image: npt.NDArray[np.float32], factor: int) -> npt.NDArray[np.float32]:
+    # Never more than the shorter side, so a long thin image keeps one row of blocks.
+    factor = max(1, min(factor, *image.shape))
     ny, nx = (image.shape[0] // factor) * factor, (image.shape[1] // factor) * factor
     if factor == 1:
         return image
@@ -52,11 +50,25 @@ def render_png(
     Returns
     -------
     pathlib.Path
+
+    Raises
+    ------
+    ValueError
+        ``image`` is not 2-D or has no pixels.
     """
-    factor = max(1, int(np.ceil(max(image.shape) / THUMBNAIL_PIXELS)))
-    small = _binned(np.nan_to_num(np.asarray(image, dtype=np.float32)), factor)
+    pixels = np.asarray(image, dtype=np.float32)
+    if pixels.ndim != 2 or pixels.size == 0:
+        raise ValueError(f"{target.name}: no pixels to draw (image of shape {pixels.shape})")
+    finite = np.isfinite(pixels)
+    # NaN and inf shown at the median: as 0 or float32's largest they would set the grey scale.
+    fill = np.float32(np.median(pixels[finite])) if finite.any() else np.float32(0)
+    factor = max(1, int(np.ceil(max(pixels.shape) / THUMBNAIL_PIXELS)))
+    small = _binned(np.where(finite, pixels, fill), factor)
     low, high = ZScaleInterval().get_limits(small)
-    figure, axes = plt.subplots(figsize=(5.12, 5.12 * small.shape[0] / small.shape[1]), dpi=100)
+    # A Figure of its own, not pyplot's: no global state shared by threads or left open on failure.
+    # At least 32 pixels high: a strip of a few rows would otherwise make a PNG of height 0.
+    figure = Figure(figsize=(5.12, max(0.32, 5.12 * small.shape[0] / small.shape[1])), dpi=100)
+    axes = figure.subplots()
     axes.imshow(small, origin="lower", cmap="gray", vmin=low, vmax=high, interpolation="nearest")
     if circles is not None:
         x, y = circles
@@ -68,11 +80,8 @@ def render_png(
     if title:
         axes.set_title(title, fontsize=8)
     figure.subplots_adjust(0, 0, 1, 0.95 if title else 1)
-    try:
-        with atomic_output(target) as temporary:
-            figure.savefig(temporary, format="png")
-    finally:
-        plt.close(figure)
+    with atomic_output(target) as temporary:
+        figure.savefig(temporary, format="png")
     return target
 
 
