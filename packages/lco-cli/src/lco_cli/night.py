@@ -4,16 +4,23 @@ Order (DESIGN.md section 10): bias masters, dark masters, flat masters (each fro
 frames when there are enough, otherwise the library's closest suitable master is used later),
 then every science frame. Masters are stacked from prepared files in row bands, so memory does
 not grow with the number of frames. The calibration library is read and written here only.
+
+Every unit of work in this process (a file's headers, a master group, a science frame's
+preparation, a library write, the progress display) is guarded on its own: its failure fails
+that unit with a one-line reason and the night goes on. One run holds the output folder at a
+time (`lco_cli.runlock`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import shutil
 import time
 from collections import defaultdict
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TypeVar
 
 import attrs
 import numpy as np
@@ -21,9 +28,17 @@ import numpy as np
 from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
-from lco_cli.library import CalibrationLibrary, MasterNotFoundError, file_checksum
-from lco_cli.results import FrameResult
-from lco_cli.work import CalibrationTask, ScienceTask, prepare_calibration, reduce_science
+from lco_cli.library import CalibrationLibrary, file_checksum
+from lco_cli.results import FrameResult, one_line
+from lco_cli.runlock import hold_run_lock
+from lco_cli.work import (
+    CalibrationOutcome,
+    CalibrationTask,
+    ScienceTask,
+    prepare_calibration,
+    product_name,
+    reduce_science,
+)
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
@@ -43,6 +58,9 @@ from lco_stages.recipes import REDUCED
 from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
 
 SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
+
+Task = TypeVar("Task", CalibrationTask, ScienceTask)
+Outcome = TypeVar("Outcome", CalibrationOutcome, FrameResult)
 
 Progress = Callable[[str, FrameResult], None]
 
@@ -135,11 +153,38 @@ class NightResult:
         return sum(1 for f in self.frames if f.status == "failed")
 
 
-def _group_key(meta: FrameMeta, kind: MasterKind) -> tuple[object, ...]:
+def _group_key(entry: Entry, kind: MasterKind) -> tuple[object, ...]:
+    """Frames stacked into one master: same telescope, camera, mode, day (and filter), same size.
+
+    The image shapes are part of the key so that one frame of another size forms its own
+    (too small) group instead of breaking its night's master.
+    """
+    meta = entry.meta
+    assert meta is not None
     return (
-        meta.camera, str(meta.binning), meta.configuration_mode,
-        meta.filter if kind is MasterKind.SKYFLAT else None, meta.day_obs,
+        meta.site, meta.telescope, meta.camera, str(meta.binning), meta.configuration_mode,
+        meta.filter if kind is MasterKind.SKYFLAT else None, meta.day_obs, entry.shapes,
     )  # fmt: skip
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for an error in the parent: a typed error's own message, else its kind and text.
+
+    Parameters
+    ----------
+    error : BaseException
+        The error.
+
+    Returns
+    -------
+    str
+    """
+    if isinstance(error, LcoError):
+        return one_line(str(error))
+    if isinstance(error, OSError) and error.strerror:
+        where = f" ({error.filename})" if error.filename else ""
+        return one_line(f"{error.strerror}{where}")
+    return one_line(f"internal error {type(error).__name__}: {error}")
 
 
 def _kind_of(obstype: ObsType) -> MasterKind | None:
@@ -193,21 +238,67 @@ class NightReduction:
         self._bpms: dict[tuple[str, str], str] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
-    def _finish(self, phase: str, result: FrameResult) -> None:
-        self.results[result.path] = result
+    def _finish(self, phase: str, result: FrameResult, *, record: bool = True) -> None:
         checksum = self.checksums.get(result.path)
-        if checksum is not None:
-            self.library.record_frame(
-                result.path,
-                checksum=checksum,
-                status=result.status,
-                reason=result.reason,
-                products=result.products,
-            )
-        self.progress(phase, result)
+        if checksum is not None and record:
+            try:
+                self.library.record_frame(
+                    result.path,
+                    checksum=checksum,
+                    status=result.status,
+                    reason=result.reason,
+                    products=result.products,
+                )
+            except Exception as error:  # a locked or lost database fails this frame, not the night
+                written = "its products are written but " if result.products else ""
+                result = attrs.evolve(
+                    result,
+                    status="failed",
+                    reason=f"{Path(result.path).name}: {written}the outcome is not recorded in the "
+                    f"calibration library ({describe_error(error)}); a rerun redoes it",
+                )
+        self.results[result.path] = result
+        # The display is a courtesy: the outcome is already kept, so its failure loses nothing.
+        with contextlib.suppress(Exception):
+            self.progress(phase, result)
+
+    def _fail(self, phase: str, entry: Entry, reason: str, status: str = "failed") -> None:
+        meta = entry.meta
+        self._finish(
+            phase,
+            FrameResult(
+                str(entry.path),
+                "skipped" if status == "skipped" else "failed",
+                reason,
+                meta.obstype.value if meta is not None else "",
+                meta.camera if meta is not None else "",
+            ),
+        )
+
+    def _map(
+        self,
+        function: Callable[[Task], Outcome],
+        tasks: Sequence[Task],
+        failure: Callable[[Task, str], Outcome],
+        path_of: Callable[[Outcome], str],
+    ) -> Iterator[Outcome]:
+        """The executor's results; if the executor itself breaks (a worker killed by the OOM
+        killer, a lost cluster), every task without a result fails with the reason."""
+        pending = {task.path: task for task in tasks}
+        try:
+            for outcome in self.executor.map(function, tasks):
+                pending.pop(path_of(outcome), None)
+                yield outcome
+        except Exception as error:
+            reason = f"the workers stopped before this frame was done ({describe_error(error)})"
+            for task in pending.values():
+                yield failure(task, f"{Path(task.path).name}: {reason}")
 
     def run(self, paths: Sequence[str | Path]) -> NightResult:
         """Reduce everything under ``paths``: bias, dark and flat masters, then science frames.
+
+        The output folder is held for the whole run (`lco_cli.runlock.hold_run_lock`): a second
+        run into it is refused.
 
         Parameters
         ----------
@@ -217,114 +308,172 @@ class NightReduction:
         Returns
         -------
         NightResult
+
+        Raises
+        ------
+        RunLockedError
+            Another run is writing into the output folder.
+        FileNotFoundError
+            A path does not exist.
         """
         started = dt.datetime.now(dt.UTC)
-        for folder in (self.options.out, self.masters_dir, self.work_dir):
-            folder.mkdir(parents=True, exist_ok=True)
-        _remove_temporaries(self.options.out)
-        clock = time.perf_counter()
-        entries = inspect_files(find_raw_files(paths, exclude=[self.options.out]))
-        self.on_total(len(entries))
-        todo = self._triage(entries)
-        self.phases["inspect"] += time.perf_counter() - clock
-        for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
-            self._masters_of(
-                kind, [e for e in todo if e.meta is not None and _kind_of(e.meta.obstype) is kind]
-            )
-        clock = time.perf_counter()
-        self._science([e for e in todo if e.meta is not None and e.meta.obstype in SCIENCE])
-        self.phases["science frames"] += time.perf_counter() - clock
-        shutil.rmtree(self.work_dir, ignore_errors=True)
+        self.options.out.mkdir(parents=True, exist_ok=True)
+        with hold_run_lock(self.options.out):
+            entries = self._run_locked(paths)
         order = {str(e.path): n for n, e in enumerate(entries)}
         frames = tuple(sorted(self.results.values(), key=lambda r: order.get(r.path, len(order))))
         return NightResult(frames, tuple(self.masters), started, dt.datetime.now(dt.UTC), dict(self.phases))
 
+    def _run_locked(self, paths: Sequence[str | Path]) -> list[Entry]:
+        for folder in (self.masters_dir, self.work_dir):
+            folder.mkdir(parents=True, exist_ok=True)
+        _remove_temporaries(self.options.out)
+        try:
+            clock = time.perf_counter()
+            found = find_raw_files(paths, exclude=[self.options.out])
+            entries = inspect_files(found.files)
+            self.on_total(len(entries) + len(found.problems))
+            for where, problem in found.problems:
+                loop = "already searched" in problem
+                entries.append(Entry(where, None, problem))
+                self._finish("inspect", FrameResult(str(where), "skipped" if loop else "failed", problem))
+            todo = self._triage(entries)
+            self.phases["inspect"] += time.perf_counter() - clock
+            for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
+                self._masters_of(
+                    kind, [e for e in todo if e.meta is not None and _kind_of(e.meta.obstype) is kind]
+                )
+            clock = time.perf_counter()
+            self._science([e for e in todo if e.meta is not None and e.meta.obstype in SCIENCE])
+            self.phases["science frames"] += time.perf_counter() - clock
+        finally:
+            shutil.rmtree(self.work_dir, ignore_errors=True)
+        return entries
+
     def _triage(self, entries: list[Entry]) -> list[Entry]:
-        """Failed headers, OBSTYPEs we do not reduce and frames already done leave here."""
+        """Failed headers, OBSTYPEs we do not reduce, copies, name clashes and frames done leave here."""
         todo = []
+        first_with_checksum: dict[str, Path] = {}
+        first_with_product: dict[str, Path] = {}
         for entry in entries:
-            path = str(entry.path)
             if entry.meta is None:
-                self._finish("inspect", FrameResult(path, "failed", entry.error))
-                continue
-            meta = entry.meta
-            try:
-                family_of(meta.camera, filename=entry.path.name)
-            except LcoError as error:
-                self._finish(
-                    "inspect", FrameResult(path, "failed", str(error), meta.obstype.value, meta.camera)
-                )
-                continue
-            if meta.obstype not in REDUCED:
-                self._finish(
-                    "inspect",
-                    FrameResult(
-                        path,
-                        "skipped",
-                        f"OBSTYPE {meta.obstype.value} is not reduced",
-                        meta.obstype.value,
-                        meta.camera,
-                    ),
-                )
+                if str(entry.path) not in self.results:
+                    self._fail("inspect", entry, entry.error)
                 continue
             try:
-                self.checksums[path] = file_checksum(entry.path)
-            except OSError as error:
-                self._finish(
-                    "inspect", FrameResult(path, "failed", f"{entry.path.name}: cannot be read ({error})")
-                )
-                continue
-            if not self.options.force and self.library.is_done(path, self.checksums[path]):
+                reason, status = self._refusal(entry, first_with_checksum, first_with_product)
+            except Exception as error:  # one file's triage never stops the night
+                reason, status = describe_error(error), "failed"
+            if status == "done":
+                meta, path = entry.meta, str(entry.path)
                 previous = self.library.frame(path)
                 products = previous.products if previous is not None else ()
-                result = FrameResult(
-                    path,
-                    "skipped",
-                    "already reduced (--force redoes it)",
-                    meta.obstype.value,
-                    meta.camera,
-                    products,
-                )
-                self.results[path] = result
-                self.progress("inspect", result)
-                continue
-            todo.append(entry)
+                done = FrameResult(path, "skipped", reason, meta.obstype.value, meta.camera, products)
+                # Not recorded again: the library keeps the run that made the products.
+                self._finish("inspect", done, record=False)
+            elif reason:
+                self._fail("inspect", entry, reason, status)
+            else:
+                todo.append(entry)
         return todo
+
+    def _refusal(
+        self, entry: Entry, first_with_checksum: dict[str, Path], first_with_product: dict[str, Path]
+    ) -> tuple[str, str]:
+        """Why ``entry`` is not reduced, and the status that says so; ('', '') to reduce it.
+
+        Identity is the path and the content, never the base name alone: a second copy of the
+        same bytes is skipped, and a different file whose product would take the same name as
+        an earlier one's (same base name in another folder, or ``x.fits`` beside
+        ``x.fits.fz``) is refused rather than allowed to overwrite it.
+        """
+        meta = entry.meta
+        assert meta is not None
+        path = str(entry.path)
+        family_of(meta.camera, filename=entry.path.name)
+        if meta.obstype not in REDUCED:
+            return f"OBSTYPE {meta.obstype.value} is not reduced", "skipped"
+        try:
+            checksum = file_checksum(entry.path)
+        except OSError as error:
+            return f"{entry.path.name}: cannot be read ({error.strerror or error})", "failed"
+        if checksum in first_with_checksum:
+            return (
+                f"{entry.path.name}: the same bytes as {first_with_checksum[checksum]}, reduced once",
+                "skipped",
+            )
+        first_with_checksum[checksum] = entry.path
+        if meta.obstype in SCIENCE:
+            product = product_name(entry.path.name)
+            if product in first_with_product:
+                return (
+                    f"{entry.path.name}: its product {product} would overwrite that of "
+                    f"{first_with_product[product]} (same file name); reduce it into another --out",
+                    "failed",
+                )
+            first_with_product[product] = entry.path
+        self.checksums[path] = checksum
+        if not self.options.force and self.library.is_done(path, checksum, products_under=self.options.out):
+            return "already reduced, its products unchanged (--force redoes it)", "done"
+        return "", ""
 
     # -- masters -----------------------------------------------------------------------------
     def _select(self, kind: MasterKind, meta: FrameMeta) -> str:
+        """The library's master for ``meta``, checked against the checksum it was registered with.
+
+        A master changed on disk since (or gone) fails the frame that needed it
+        (`MasterChangedError`): silently using other pixels than the library describes would
+        make products nobody can trace.
+        """
         entry = self.library.select_master(
             kind, camera=meta.camera, binning=meta.binning, configuration_mode=meta.configuration_mode,
             date_obs=meta.date_obs, filter=meta.filter, set_temperature=meta.ccd_set_temperature,
         )  # fmt: skip
+        self.library.verify_master(entry)
         return entry.path
 
     def _select_or_none(self, kind: MasterKind, meta: FrameMeta) -> str | None:
         try:
             return self._select(kind, meta)
-        except MasterNotFoundError:
+        except LcoError:
             return None
 
     def _masters_of(self, kind: MasterKind, entries: list[Entry]) -> None:
         groups: dict[tuple[object, ...], list[Entry]] = defaultdict(list)
         for entry in entries:
             assert entry.meta is not None
-            groups[_group_key(entry.meta, kind)].append(entry)
+            if kind is MasterKind.SKYFLAT and entry.meta.filter is None:
+                # The library selects flats by filter: a flat master without one could never be used.
+                self._fail(
+                    kind.value, entry, f"{entry.path.name}: a sky flat needs its FILTER (absent or UNKNOWN)"
+                )
+                continue
+            groups[_group_key(entry, kind)].append(entry)
         for group in groups.values():
-            self._master_of_group(kind, group)
+            prepared: list[str] = []
+            try:
+                self._master_of_group(kind, group, prepared)
+            except Exception as error:  # one master's failure fails its own frames only
+                camera = group[0].meta.camera if group[0].meta is not None else ""
+                reason = f"master {kind.value} of {camera} not made: {describe_error(error)}"
+                for entry in group:
+                    if str(entry.path) not in self.results:
+                        self._fail(kind.value, entry, reason)
+            finally:
+                for name in prepared:
+                    Path(name).unlink(missing_ok=True)
 
-    def _master_of_group(self, kind: MasterKind, group: list[Entry]) -> None:
+    def _master_of_group(self, kind: MasterKind, group: list[Entry], prepared: list[str]) -> None:
+        """Prepare, judge and stack one group's frames into a master; ``prepared`` collects the
+        prepared files (the caller removes them, whatever happens)."""
         metas = [e.meta for e in group if e.meta is not None]
         middle = sorted(metas, key=lambda m: m.date_obs)[len(metas) // 2]
         try:
             bias = self._select(MasterKind.BIAS, middle) if kind is not MasterKind.BIAS else None
             dark = self._select(MasterKind.DARK, middle) if kind is MasterKind.SKYFLAT else None
-        except MasterNotFoundError as error:
+        except LcoError as error:
             for entry in group:
-                self._finish(
-                    kind.value,
-                    FrameResult(str(entry.path), "failed", str(error), middle.obstype.value, middle.camera),
-                )
+                self._fail(kind.value, entry, str(error))
             return
         previous = self._select_or_none(kind, middle)
         tasks = [
@@ -332,7 +481,12 @@ class NightReduction:
             for e in group
         ]
         clock = time.perf_counter()
-        outcomes = list(self.executor.map(prepare_calibration, tasks))
+        # Sorted by input path, so the master does not depend on the order workers finish in.
+        outcomes = sorted(
+            self._map(prepare_calibration, tasks, _failed_calibration, lambda o: o.result.path),
+            key=lambda o: o.result.path,
+        )
+        prepared += [o.prepared for o in outcomes if o.prepared]
         self.phases[f"{kind.value} frames"] += time.perf_counter() - clock
         assessments = [o.assessment for o in outcomes if o.assessment is not None]
         cameras = [o.camera for o in outcomes if o.camera is not None]
@@ -354,24 +508,32 @@ class NightReduction:
                 self._finish(kind.value, result)
             return
         names = {a.filename for a in accepted}
-        prepared = [
+        stacked = [
             o.prepared
             for o in outcomes
             if o.assessment is not None and o.assessment.filename in names and o.prepared
         ]
         clock = time.perf_counter()
         master = self._build_master(
-            kind, accepted, prepared, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
+            kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
         )
-        path = write_master(self.masters_dir / master.filename, master)
+        target = self.masters_dir / master.filename
+        if any(record.path == str(target) for record in self.masters):
+            raise LcoError(f"{target.name} was already made this run from other frames of that name")
+        path = write_master(target, master)
         meta = master.frame.meta
-        self.library.register_master(
-            kind=kind, site=meta.site, telescope=meta.telescope, camera=meta.camera, binning=meta.binning,
-            configuration_mode=meta.configuration_mode,
-            filter=meta.filter if kind is MasterKind.SKYFLAT else None,
-            set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
-            checksum=file_checksum(path),
-        )  # fmt: skip
+        try:
+            self.library.register_master(
+                kind=kind, site=meta.site, telescope=meta.telescope, camera=meta.camera,
+                binning=meta.binning, configuration_mode=meta.configuration_mode,
+                filter=meta.filter if kind is MasterKind.SKYFLAT else None,
+                set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
+                checksum=file_checksum(path),
+            )  # fmt: skip
+        except BaseException:
+            # An unregistered master would be an orphan no run ever selects: it goes.
+            path.unlink(missing_ok=True)
+            raise
         self.phases[f"{kind.value} master"] += time.perf_counter() - clock
         rejected = tuple(
             (Path(o.result.path).name, o.result.reason) for o in outcomes if o.result.status != "ok"
@@ -384,8 +546,6 @@ class NightReduction:
             if result.status == "ok":
                 result = attrs.evolve(result, products=(str(path),))
             self._finish(kind.value, result)
-        for name in prepared:
-            Path(name).unlink(missing_ok=True)
 
     def _build_master(
         self,
@@ -434,8 +594,10 @@ class NightReduction:
                     )
                 radius = entry.field_radius_deg + self.options.astrometry.radius_arcmin / 60.0
                 self._references[key] = self._sources.stars_around(ra, dec, radius)
-            except CatalogError as error:
-                self._catalog_problem = str(error)
+            except Exception as error:  # no reference stars: the frame is reduced without them
+                self._catalog_problem = (
+                    describe_error(error) if not isinstance(error, CatalogError) else str(error)
+                )
                 self._references[key] = None
         return self._references[key]
 
@@ -449,45 +611,51 @@ class NightReduction:
             self._bpms[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
         return self._bpms[key]
 
+    def _science_task(self, entry: Entry, now: dt.datetime) -> ScienceTask:
+        meta = entry.meta
+        assert meta is not None
+        bias = self._select(MasterKind.BIAS, meta)
+        dark = self._select(MasterKind.DARK, meta)
+        flat = self._select(MasterKind.SKYFLAT, meta)
+        return ScienceTask(
+            path=str(entry.path),
+            out_dir=str(self.options.out),
+            bias=bias,
+            dark=dark,
+            flat=flat,
+            reference=self._reference(entry),
+            astrometry=self.options.astrometry,
+            bpm=self._bad_pixel_mask(dark, flat),
+            thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
+            now=now,
+        )
+
     def _science(self, entries: list[Entry]) -> None:
         tasks = []
         now = dt.datetime.now(dt.UTC)
         for entry in entries:
-            meta = entry.meta
-            assert meta is not None
             try:
-                bias = self._select(MasterKind.BIAS, meta)
-                dark = self._select(MasterKind.DARK, meta)
-                flat = self._select(MasterKind.SKYFLAT, meta)
-                bpm = self._bad_pixel_mask(dark, flat)
-            except LcoError as error:
-                self._finish(
-                    "science",
-                    FrameResult(str(entry.path), "failed", str(error), meta.obstype.value, meta.camera),
-                )
-                continue
-            tasks.append(
-                ScienceTask(
-                    path=str(entry.path),
-                    out_dir=str(self.options.out),
-                    bias=bias,
-                    dark=dark,
-                    flat=flat,
-                    reference=self._reference(entry),
-                    astrometry=self.options.astrometry,
-                    bpm=bpm,
-                    thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
-                    now=now,
-                )
-            )
+                tasks.append(self._science_task(entry, now))
+            except Exception as error:  # this frame's masters or mask: its own failure
+                self._fail("science", entry, describe_error(error))
         if self.options.thumbnails and tasks:
-            self.thumbnail_dir.mkdir(parents=True, exist_ok=True)
-        for result in self.executor.map(reduce_science, tasks):
+            # A folder that cannot be made: each frame then says its thumbnail was not written.
+            with contextlib.suppress(OSError):
+                self.thumbnail_dir.mkdir(parents=True, exist_ok=True)
+        for result in self._map(reduce_science, tasks, _failed_science, lambda r: r.path):
             if result.status == "ok" and self._catalog_problem and result.figures.get("WCSERR") != 0:
                 result = attrs.evolve(
                     result, figures=result.figures | {"catalog_error": self._catalog_problem}
                 )
             self._finish("science", result)
+
+
+def _failed_calibration(task: CalibrationTask, reason: str) -> CalibrationOutcome:
+    return CalibrationOutcome(FrameResult(task.path, "failed", reason))
+
+
+def _failed_science(task: ScienceTask, reason: str) -> FrameResult:
+    return FrameResult(task.path, "failed", reason)
 
 
 def _master_figures(master: Master) -> dict[str, float]:

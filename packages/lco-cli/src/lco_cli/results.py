@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Literal
 
 import attrs
@@ -9,6 +10,48 @@ import attrs
 from lco_core.provenance import ParamValue
 
 Status = Literal["ok", "failed", "skipped"]
+
+# C0 and C1 controls and the Unicode line and paragraph separators: anything a terminal or a
+# JSON reader could take as a line break or an escape.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+
+
+def one_line(text: object) -> str:
+    """``text`` as one printable line: each run of control characters becomes one space.
+
+    A reason can quote a header value or a path, and either may hold anything; summary.json,
+    the report and the terminal each show it on one line.
+
+    Parameters
+    ----------
+    text : object
+        Usually a reason; anything else is shown as ``str(text)``.
+
+    Returns
+    -------
+    str
+        No newline, carriage return or other control character; no space at either end.
+    """
+    return _CONTROL.sub(" ", as_text(text)).strip()
+
+
+def as_text(value: object) -> str:
+    """``str(value)``, or a placeholder naming its type when its own ``__str__`` fails.
+
+    Parameters
+    ----------
+    value : object
+        Anything.
+
+    Returns
+    -------
+    str
+    """
+    # A value whose own __str__ fails must still leave a trace, never an exception.
+    try:
+        return value if isinstance(value, str) else str(value)
+    except Exception:
+        return f"<unprintable {type(value).__name__}>"
 
 
 @attrs.frozen
@@ -40,7 +83,7 @@ class FrameResult:
 
     path: str
     status: Status
-    reason: str = ""
+    reason: str = attrs.field(default="", converter=one_line)
     obstype: str = ""
     camera: str = ""
     products: tuple[str, ...] = ()

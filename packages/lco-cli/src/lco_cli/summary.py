@@ -7,7 +7,6 @@ import enum
 import json
 import math
 import os
-import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
@@ -16,41 +15,14 @@ from typing import TypeVar
 import numpy as np
 
 from lco_cli.night import MasterRecord, NightResult
-from lco_cli.results import FrameResult
+from lco_cli.results import FrameResult, as_text, one_line
 from lco_core.atomic import atomic_output
 
 T = TypeVar("T")
 
-# C0 and C1 controls (newline, CR, tab, escape, NUL...) and the Unicode line and paragraph separators.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
-
-
-def one_line(text: object) -> str:
-    """``text`` as one printable line: each run of control characters becomes one space.
-
-    Parameters
-    ----------
-    text : object
-        Usually a reason; anything else is shown as ``str(text)``.
-
-    Returns
-    -------
-    str
-        No newline, carriage return or other control character; no space at either end.
-    """
-    return _CONTROL.sub(" ", _text(text)).strip()
-
-
-def _text(value: object) -> str:
-    # A value whose own __str__ fails must still leave a trace, never an exception.
-    try:
-        return value if isinstance(value, str) else str(value)
-    except Exception:
-        return f"<unprintable {type(value).__name__}>"
-
 
 def _problem(error: BaseException) -> str:
-    return one_line(f"{type(error).__name__}: {_text(error)}")
+    return one_line(f"{type(error).__name__}: {as_text(error)}")
 
 
 def _clean(value: object) -> object:
@@ -76,13 +48,13 @@ def _clean(value: object) -> object:
     if isinstance(value, os.PathLike):
         return os.fspath(value)
     if isinstance(value, Mapping):
-        return {_text(key): _clean(item) for key, item in value.items()}
+        return {as_text(key): _clean(item) for key, item in value.items()}
     if isinstance(value, list | tuple):
         return [_clean(item) for item in value]
     if isinstance(value, set | frozenset):
         # A set has no order; sorted by text, the same set always gives the same file.
-        return sorted((_clean(item) for item in value), key=_text)
-    return _text(value)
+        return sorted((_clean(item) for item in value), key=as_text)
+    return as_text(value)
 
 
 def _one_line_texts(value: object) -> object:
@@ -121,7 +93,7 @@ def _each(items: Iterable[T], record: Callable[[T], dict[str, object]], notes: l
         try:
             records.append(record(item))
         except Exception as error:  # one odd record must not cost the file the others
-            name = _text(getattr(item, "path", "?"))
+            name = as_text(getattr(item, "path", "?"))
             notes.append(one_line(f"{Path(name).name}: record incomplete ({_problem(error)})"))
             records.append({"file": name, "status": getattr(item, "status", None), "note": notes[-1]})
     return records

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import hashlib
 import time
 import traceback
 from collections.abc import Callable
@@ -198,6 +199,26 @@ class CalibrationOutcome:
     camera: Camera | None = None
 
 
+def prepared_name(path: str) -> str:
+    """The work file of a prepared calibration frame: unique per input path, not per base name.
+
+    Two nights' frames of one name (in different folders) must not share a work file, or one
+    would be stacked twice and the other not at all.
+
+    Parameters
+    ----------
+    path : str
+        The raw file.
+
+    Returns
+    -------
+    str
+        ``{16 hex digits of the path's SHA-256}-{the name's first 80 characters}.prepared.fits``.
+    """
+    digest = hashlib.sha256(str(Path(path).absolute()).encode("utf-8", "surrogateescape")).hexdigest()
+    return f"{digest[:16]}-{Path(path).name[:80]}.prepared.fits"
+
+
 def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
     """Run a calibration frame's recipe, assess it, and write it if accepted (never raises).
 
@@ -224,9 +245,7 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
         assessment = assess_frame(prepared, task.kind, previous=previous)
         target = None
         if assessment.accepted:
-            target = str(
-                write_product(Path(task.work_dir) / f"{Path(task.path).name}.prepared.fits", prepared)
-            )
+            target = str(write_product(Path(task.work_dir) / prepared_name(task.path), prepared))
         masters = tuple(m for m in (task.bias, task.dark, task.bpm) if m)
         result = FrameResult(
             task.path,
@@ -309,6 +328,19 @@ def product_name(raw_name: str) -> str:
     return stem + ".fits"
 
 
+def _thumbnail(reduced: Frame, task: ScienceTask, product: Path) -> tuple[str | None, str]:
+    """The thumbnail's file, or why there is none: the product is written, so a thumbnail that
+    cannot be (a read-only folder, a full disk) costs the report a picture, not the frame."""
+    if task.thumbnail_dir is None:
+        return None, ""
+    from lco_cli.report.thumbnails import write_thumbnail
+
+    try:
+        return str(write_thumbnail(reduced, Path(task.thumbnail_dir) / (product.stem + ".png"))), ""
+    except OSError as error:
+        return None, f"thumbnail not written: {error.strerror or error}"
+
+
 def reduce_science(task: ScienceTask) -> FrameResult:
     """Reduce a science frame with the science recipe and write its product (never raises).
 
@@ -341,16 +373,14 @@ def reduce_science(task: ScienceTask) -> FrameResult:
         reduced = recipe(frame)
         target = Path(task.out_dir) / product_name(Path(task.path).name)
         write_product(target, reduced, keywords=product_keywords(reduced, now=task.now))
-        thumbnail = None
-        if task.thumbnail_dir is not None:
-            from lco_cli.report.thumbnails import write_thumbnail
-
-            thumbnail = str(write_thumbnail(reduced, Path(task.thumbnail_dir) / (target.stem + ".png")))
+        thumbnail, thumbnail_problem = _thumbnail(reduced, task, target)
         masters = tuple(Path(m).name for m in (task.bias, task.dark, task.flat, task.bpm) if m)
         figures = figures_of(reduced) | {
             "DATE-OBS": raw.meta.date_obs.isoformat(),
             "FILTER": raw.meta.filter or "",
         }
+        if thumbnail_problem:
+            figures["thumbnail_error"] = thumbnail_problem
         return FrameResult(
             task.path, "ok", "", raw.meta.obstype.value, raw.meta.camera, (str(target),), masters,
             figures, thumbnail, time.perf_counter() - start,

@@ -2,16 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from collections import Counter
 from pathlib import Path
 
 import click
+from astropy.utils.exceptions import AstropyWarning
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
+from rich.text import Text
 
 from lco_cli.commands.calibrations import open_library
-from lco_cli.errors import OK, SOME_FAILED
+from lco_cli.errors import OK, SOME_FAILED, set_error_log_folder
 from lco_cli.executors import make_executor
 from lco_cli.library import CalibrationLibrary
 from lco_cli.night import NightReduction, NightResult, RunOptions
@@ -83,14 +86,21 @@ def reduce_night(
     for name in paths:
         if not Path(name).exists():
             raise click.BadParameter(f"{name}: no such file or folder", param_hint="PATH")
-    console = console or Console(stderr=True, quiet=quiet)
+    # --quiet hides the progress and the closing table, never the one-line failures.
+    console = console or Console(stderr=True)
     out.mkdir(parents=True, exist_ok=True)
+    # An unexpected error's details go beside this run's products, in a file of its own.
+    set_error_log_folder(out)
     library = open_library(db) if db else CalibrationLibrary.at(out)
     options = RunOptions(
         out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
         astrometry=astrometry,
     )  # fmt: skip
-    executor = make_executor(workers=workers, scheduler=scheduler)
+    try:
+        executor = make_executor(workers=workers, scheduler=scheduler)
+    except BaseException:
+        library.close()
+        raise
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
         TimeElapsedColumn(), console=console, disable=quiet, transient=True,
@@ -103,12 +113,14 @@ def reduce_night(
     def on_frame(phase: str, result: FrameResult) -> None:
         progress.update(task, advance=1, description=f"{phase:8s}")
         if result.status == "failed":
-            progress.console.print(
-                f"[red]failed[/red] {Path(result.path).name}: {result.reason}", highlight=False
-            )
+            # Text, not markup: a reason quotes header values and paths, which may hold '[/]'.
+            line = Text.assemble(("failed", "red"), f" {Path(result.path).name}: {result.reason}")
+            progress.console.print(line, highlight=False, soft_wrap=True)
 
     try:
-        with progress:
+        with progress, warnings.catch_warnings():
+            # astropy's warnings about odd headers are about files whose outcome is reported.
+            warnings.simplefilter("ignore", AstropyWarning)
             result = NightReduction(options, library, executor, on_frame, on_total).run(paths)
     finally:
         executor.close()
@@ -127,7 +139,8 @@ def reduce_night(
         },
     )  # fmt: skip
     report = write_report(result, out / "report.html", thumbnails_dir=out / "thumbnails")
-    _print_summary(console, result, summary, report)
+    if not quiet:
+        _print_summary(console, result, summary, report)
     return result, SOME_FAILED if result.failed else OK
 
 
@@ -142,7 +155,9 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     for obstype in sorted({o for o, _ in counts}):
         table.add_row(obstype, *(str(counts.get((obstype, s), 0)) for s in ("ok", "failed", "skipped")))
     console.print(table)
-    console.print(f"{len(result.masters)} masters; summary: {summary}; report: {report}", highlight=False)
+    console.print(
+        f"{len(result.masters)} masters; summary: {summary}; report: {report}", highlight=False, markup=False
+    )
 
 
 @click.command()

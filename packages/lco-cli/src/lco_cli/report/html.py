@@ -25,8 +25,7 @@ from matplotlib.figure import Figure
 
 from lco_cli.night import MasterRecord, NightResult
 from lco_cli.report.thumbnails import render_png
-from lco_cli.results import FrameResult
-from lco_cli.summary import one_line
+from lco_cli.results import FrameResult, one_line
 from lco_core.atomic import atomic_output
 from lco_core.io import read_master
 
