@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import enum
+import hashlib
 import re
 from collections.abc import Iterable
 
@@ -114,6 +115,24 @@ def _safe(part: str) -> str:
     return _UNSAFE.sub("_", part).strip(".") or "_"
 
 
+#: Longest header-derived part of a master's file name, characters: with every part this long
+#: the whole name is 210 bytes, under the 255-byte limit of common file systems (ENAMETOOLONG);
+#: real values (site, telescope, camera, filter) are under 10.
+MAX_NAME_PART = 32
+#: Hex digits of the SHA-256 of the full value that end a shortened part: two long values that
+#: share their first 23 characters collide with a chance of 1 in 2**32.
+_HASH_DIGITS = 8
+
+
+def _part(value: str) -> str:
+    """``_safe(value)``, or when longer than `MAX_NAME_PART` its start and a hash of all of it."""
+    safe = _safe(value)
+    if len(safe) <= MAX_NAME_PART:
+        return safe
+    digest = hashlib.sha256(value.encode("utf-8", "surrogateescape")).hexdigest()[:_HASH_DIGITS]
+    return f"{safe[: MAX_NAME_PART - _HASH_DIGITS - 1]}_{digest}"
+
+
 def master_filename(meta: FrameMeta, kind: MasterKind | str) -> str:
     """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (DESIGN.md section 9).
 
@@ -128,11 +147,13 @@ def master_filename(meta: FrameMeta, kind: MasterKind | str) -> str:
     -------
     str
         The file name; every header value in it is made safe for a file name (letters,
-        digits, '_', '+' and '.' only), so no value can name a file elsewhere.
+        digits, '_', '+' and '.' only), so no value can name a file elsewhere, and is cut to
+        `MAX_NAME_PART` characters ending in a hash of the whole value when longer, so the
+        name stays under 255 bytes and two long values still give two names.
     """
     label = kind.value if isinstance(kind, MasterKind) else kind
-    prefix = f"{_safe(meta.site)}{_safe(meta.telescope_code)}-{_safe(meta.camera)}"
-    name = f"{prefix}-{meta.day_obs:%Y%m%d}-{_safe(label)}-bin{meta.binning}"
+    prefix = f"{_part(meta.site)}{_part(meta.telescope_code)}-{_part(meta.camera)}"
+    name = f"{prefix}-{meta.day_obs:%Y%m%d}-{_part(label)}-{_part(f'bin{meta.binning}')}"
     if label == MasterKind.SKYFLAT.value and meta.filter:
-        name += f"-{_safe(meta.filter)}"
+        name += f"-{_part(meta.filter)}"
     return name + ".fits"

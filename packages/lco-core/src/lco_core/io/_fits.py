@@ -5,14 +5,16 @@ from __future__ import annotations
 import contextlib
 import math
 import os
+import re
 import warnings
 from collections.abc import Iterator
 from typing import Any
 
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 from astropy.utils.exceptions import AstropyUserWarning
 
-from lco_core.errors import FitsReadError
+from lco_core.errors import FitsReadError, MalformedKeywordError
 from lco_core.header import Header, HeaderCard
 
 #: Largest image we accept (pixels): a 4096x4096x4 cube is 6.7e7; 2**31 leaves room for any
@@ -20,21 +22,81 @@ from lco_core.header import Header, HeaderCard
 MAX_PIXELS = 2**31
 
 _FITS_SIGNATURE = b"SIMPLE  ="
+#: How astropy (8.0) names the card and HDU it could not parse when opening a file.
+_UNPARSABLE_CARD = re.compile(r"Unparsable card \((.*?)\)")
+_HDU_NUMBER = re.compile(r"HDU #(\d+)")
 #: FITS files are a whole number of 2880-byte blocks.
 _BLOCK = 2880
 
 
-def to_header(header: fits.Header) -> Header:
-    """Copy an astropy header into an immutable `Header` (values as Python scalars)."""
+def to_header(header: fits.Header, *, path: str = "<header>", hdu: str = "0") -> Header:
+    """Copy an astropy header into an immutable `Header` (values as Python scalars).
+
+    Parameters
+    ----------
+    header : astropy.io.fits.Header
+        The header.
+    path, hdu : str
+        Its file and HDU (for error messages).
+
+    Returns
+    -------
+    Header
+
+    Raises
+    ------
+    MalformedKeywordError
+        A card whose value astropy cannot parse (unclosed quote, control character, ``NaN``,
+        ``12.3.4``), naming the file, HDU and card.
+    """
     cards = []
     for card in header.cards:
-        value = card.value
+        try:
+            value = card.value
+        except (VerifyError, ValueError):
+            # Every unparsable card is refused, not only those we read: lco-instruments, the
+            # WCS seed and product headers read or copy keywords this module cannot list, so
+            # dropping a card would silently change a frame's meaning or its products.
+            raw_value, problem = _unparsable(card)
+            raise MalformedKeywordError(
+                path, hdu, str(card.keyword), raw_value, f"a parsable FITS value ({problem})"
+            ) from None
         if isinstance(value, fits.card.Undefined):
             value = None
         elif not isinstance(value, str | int | float | bool):
             value = str(value)
         cards.append(HeaderCard(card.keyword, value, str(card.comment)))
     return Header(tuple(cards))
+
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+_CLOSED_STRING = re.compile(r"^'(?:[^']|'')*'")
+
+
+def _unparsable(card: Any) -> tuple[str, str]:
+    """The value text of a card astropy cannot parse, and what is wrong with it in a few words."""
+    # `card.image` would make astropy "fix" the card in place (and warn); `_image` is the
+    # 80 characters as read from the file.
+    image = str(getattr(card, "_image", None) or "")
+    text = image[10:] if image[8:10] == "= " else image[8:]
+    control = _CONTROL.search(text)
+    if control:
+        return text.strip(), f"control character 0x{ord(control.group()):02x}"
+    stripped = text.strip()
+    if stripped.startswith("'") and not _CLOSED_STRING.match(stripped):
+        return stripped, "unclosed quote"
+    value = stripped.split("/", 1)[0].strip()
+    return value, "not a FITS string, number or logical"
+
+
+def hdu_label(index: int, hdu: Any) -> str:
+    """How errors name an HDU: its EXTNAME, else its index (also when EXTNAME is unparsable)."""
+    try:
+        name = hdu.name
+    except (VerifyError, ValueError):
+        # The card itself is then reported by `to_header`, under the index.
+        return str(index)
+    return str(name) if name else str(index)
 
 
 def to_fits_header(header: Header) -> fits.Header:
@@ -127,7 +189,7 @@ def _storage_header(hdu: Any) -> fits.Header:
 def _check_structure(path: str, hdul: fits.HDUList, file_size: int) -> None:
     for index, hdu in enumerate(hdul):
         info = hdu.fileinfo()
-        where = f"HDU {index} ({hdu.name or 'PRIMARY'})"
+        where = f"HDU {index} ({hdu_label(index, hdu)})"
         try:
             declared = _declared_data_bytes(_storage_header(hdu))
             pixels = _image_pixels(hdu.header) if hdu.is_image else 0
@@ -169,10 +231,22 @@ def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
             raise FitsReadError(
                 name, f"truncated: {file_size} bytes is not a whole number of 2880-byte FITS blocks"
             ) from None
+        card = _UNPARSABLE_CARD.search(str(error))
+        if card:
+            # A structural card (BSCALE, NAXISn, ...) astropy must parse to open the file.
+            hdu = _HDU_NUMBER.search(str(error))
+            where = f"HDU {hdu.group(1)}: " if hdu else ""
+            raise FitsReadError(name, f"{where}header card {card.group(1)} cannot be parsed") from None
         raise FitsReadError(name, f"is not a readable FITS file ({detail})") from None
     try:
         _check_structure(name, hdul, file_size)
         yield hdul
+    except VerifyError as error:
+        # astropy parses most cards only when asked (hdu.name, header.get); whatever asks
+        # outside `to_header` still gives a typed error naming the file and, as astropy does, the card.
+        card = _UNPARSABLE_CARD.search(str(error))
+        what = f"header card {card.group(1)}" if card else "a header card"
+        raise FitsReadError(name, f"{what} cannot be parsed") from None
     finally:
         hdul.close()
 

@@ -18,6 +18,40 @@ from lco_core.section import Binning, Section
 #: Values LCO writes for "not known"; an optional keyword holding one is treated as absent.
 PLACEHOLDERS = frozenset({"", "UNKNOWN", "N/A", "NA", "NAN", "NONE", "UNSPECIFIED"})
 
+# Sane ranges of the numeric keywords, inclusive. A value outside is refused with a
+# MalformedKeywordError that states the range: such a value is a corrupt header, and carrying it
+# on would give overflowing arithmetic or products that look right and are not. The real raw
+# headers under shared/data/real (kb05-kb78 SBIG, fl05-fl10 and fa05 Sinistro, 2015-2021) sit
+# far inside every bound: EXPTIME 0-900 s, GAIN 1.0-6.4, RDNOISE 7-18, SATURATE <= 96791,
+# PIXSCALE 0.39-1.23, CCDSTEMP/CCDATEMP -100 to -15 C.
+
+#: EXPTIME, seconds: no exposure outlasts a night; 1e5 s is more than a whole day.
+EXPTIME_RANGE_S = (0.0, 1.0e5)
+#: Each positive GAIN value, electrons per ADU: CCD gains are of order 1 (real: 1.0-6.4); 0.01 and
+#: 100 are two orders of magnitude beyond either way.
+GAIN_RANGE_E_PER_ADU = (0.01, 100.0)
+#: A positive RDNOISE, electrons: real 7-18; no working CCD reads with 1000 e- of noise.
+RDNOISE_RANGE_E = (0.0, 1000.0)
+#: A positive SATURATE or MAXLIN, ADU: a 16-bit converter stops at 65535 (real 40000-96791, the
+#: last from a processed frame); 1e7 leaves two orders of magnitude for co-added or deeper data.
+SATURATION_RANGE_ADU = (0.0, 1.0e7)
+#: NSUBREAD, reads per exposure: 1 (or absent) in every real frame; the bound is three orders of
+#: magnitude above that.
+NSUBREAD_RANGE = (1, 1000)
+#: RA, degrees after parsing (0-24 h as an hour angle).
+RA_RANGE_DEG = (0.0, 360.0)
+#: DEC, degrees.
+DEC_RANGE_DEG = (-90.0, 90.0)
+#: A positive PIXSCALE, arcsec per pixel: real 0.39-1.23; 100"/px is wider than any LCO camera
+#: by a factor of 50.
+PIXSCALE_RANGE_ARCSEC = (0.0, 100.0)
+#: CCDSTEMP and CCDATEMP, degrees Celsius: real -100 to -15; liquid nitrogen is -196 C, and a
+#: cooled camera reading above the boiling point of water is not a reading.
+CCD_TEMPERATURE_RANGE_C = (-200.0, 100.0)
+#: Year of DATE-OBS and DAY-OBS: every LCO frame falls well inside (real 2015-2021); the bounds
+#: keep date arithmetic (a day before, a time zone) away from the overflow at years 1 and 9999.
+YEAR_RANGE = (1990, 2100)
+
 _LIST = re.compile(r"^\[(.*)\]$")
 _UNSET_SECTION = re.compile(r"^\[\s*\d+\s*:\s*0\s*,\s*\d+\s*:\s*0\s*\]$")
 
@@ -90,6 +124,35 @@ class HeaderReader:
         MalformedKeywordError
         """
         return MalformedKeywordError(self.path, self.hdu, keyword, self.header.get(keyword), expected)
+
+    def within(self, keyword: str, value: float, bounds: tuple[float, float], unit: str) -> float:
+        """``value`` of ``keyword`` when ``bounds[0] <= value <= bounds[1]``.
+
+        Parameters
+        ----------
+        keyword : str
+            The keyword the value was read from.
+        value : float
+            The parsed value.
+        bounds : tuple of float
+            The inclusive range allowed.
+        unit : str
+            The unit of ``value`` and ``bounds``, for the error message.
+
+        Returns
+        -------
+        float
+            ``value``.
+
+        Raises
+        ------
+        MalformedKeywordError
+            Outside the range (the message states it).
+        """
+        low, high = bounds
+        if not low <= value <= high:
+            raise self.malformed(keyword, f"within the sane range {low:g} .. {high:g} {unit}")
+        return value
 
     def text(self, keyword: str) -> str | None:
         """The value as stripped text, None when absent.
@@ -323,6 +386,11 @@ def parse_gain(header: Header, *, path: str, hdu: str) -> tuple[float, ...] | No
         return None
     if any(g <= 0 for g in gains):
         raise reader.malformed("GAIN", "positive for every amplifier")
+    low, high = GAIN_RANGE_E_PER_ADU
+    if any(not low <= g <= high for g in gains):
+        raise reader.malformed(
+            "GAIN", f"within the sane range {low:g} .. {high:g} e-/ADU for every amplifier"
+        )
     return gains
 
 
@@ -333,12 +401,20 @@ def _binning(reader: HeaderReader) -> Binning:
     return binning
 
 
+def _sane_year(reader: HeaderReader, keyword: str, moment: dt.date) -> None:
+    low, high = YEAR_RANGE
+    if not low <= moment.year <= high:
+        raise reader.malformed(keyword, f"a date in the sane range of years {low} .. {high}")
+
+
 def _date_obs(reader: HeaderReader) -> dt.datetime:
     text = reader.required_text("DATE-OBS")
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
         raise reader.malformed("DATE-OBS", "an ISO date and time (UTC)") from None
+    # Checked before the conversion to UTC, which overflows for an offset near year 1 or 9999.
+    _sane_year(reader, "DATE-OBS", moment)
     return moment.replace(tzinfo=dt.UTC) if moment.tzinfo is None else moment.astimezone(dt.UTC)
 
 
@@ -346,9 +422,11 @@ def _day_obs(reader: HeaderReader) -> dt.date:
     text = reader.required_text("DAY-OBS")
     for pattern in ("%Y%m%d", "%Y-%m-%d"):
         try:
-            return dt.datetime.strptime(text, pattern).date()
+            day = dt.datetime.strptime(text, pattern).date()
         except ValueError:
             continue
+        _sane_year(reader, "DAY-OBS", day)
+        return day
     raise reader.malformed("DAY-OBS", "a date YYYYMMDD")
 
 
@@ -361,7 +439,7 @@ def _obstype(reader: HeaderReader) -> ObsType:
         raise reader.malformed("OBSTYPE", f"a known observation type ({known})") from None
 
 
-def _angle(reader: HeaderReader, keyword: str, unit: str) -> float | None:
+def _angle(reader: HeaderReader, keyword: str, unit: str, bounds: tuple[float, float]) -> float | None:
     value = reader.raw(keyword)
     if value is None:
         return None
@@ -372,14 +450,16 @@ def _angle(reader: HeaderReader, keyword: str, unit: str) -> float | None:
             degrees = float(value)
     except (ValueError, TypeError):
         raise reader.malformed(keyword, f"an angle ({unit} as sexagesimal, or degrees)") from None
-    return degrees if math.isfinite(degrees) else None
+    if not math.isfinite(degrees):
+        return None
+    return reader.within(keyword, degrees, bounds, "deg")
 
 
 def _exptime(reader: HeaderReader) -> float:
     exptime = reader.required_number("EXPTIME")
     if exptime < 0:
         raise reader.malformed("EXPTIME", "a non-negative number of seconds")
-    return exptime
+    return reader.within("EXPTIME", exptime, EXPTIME_RANGE_S, "s")
 
 
 def _nsubread(reader: HeaderReader) -> int:
@@ -388,7 +468,53 @@ def _nsubread(reader: HeaderReader) -> int:
         return 1
     if value < 1 or value != int(value):
         raise reader.malformed("NSUBREAD", "a positive integer")
-    return int(value)
+    return int(reader.within("NSUBREAD", value, NSUBREAD_RANGE, "reads"))
+
+
+def _positive_within(
+    reader: HeaderReader, keyword: str, bounds: tuple[float, float], unit: str
+) -> float | None:
+    """A number that only means something when > 0, refused when > 0 and outside ``bounds``."""
+    value = reader.positive(keyword)
+    return None if value is None else reader.within(keyword, value, bounds, unit)
+
+
+def _temperature(reader: HeaderReader, keyword: str) -> float | None:
+    value = reader.number(keyword)
+    return None if value is None else reader.within(keyword, value, CCD_TEMPERATURE_RANGE_C, "C")
+
+
+def check_scaling(header: Header, *, path: str, hdu: str) -> None:
+    """Refuse an image header whose BSCALE or BZERO, which turn stored integers into ADU, is absurd.
+
+    Parameters
+    ----------
+    header : Header
+        The header of an image HDU.
+    path, hdu : str
+        Its file and HDU (for error messages).
+
+    Raises
+    ------
+    MalformedKeywordError
+        BSCALE that is not a finite number > 0 (a zero scale erases the pixels, a negative one
+        inverts them, and no LCO camera writes either), or BZERO that is not a finite number.
+    """
+    expected = {"BSCALE": "a finite number > 0", "BZERO": "a finite number"}
+    # Every card, not only the first that `Header.get` sees: with a repeated card astropy
+    # applies the last one.
+    for card in header.cards:
+        if card.keyword not in expected:
+            continue
+        value = card.value
+        sane = (
+            isinstance(value, int | float)
+            and not isinstance(value, bool)
+            and math.isfinite(value)
+            and (card.keyword == "BZERO" or value > 0)
+        )
+        if not sane:
+            raise MalformedKeywordError(path, hdu, card.keyword, value, expected[card.keyword])
 
 
 def _finite(header: Header, keyword: str) -> float | None:
@@ -511,7 +637,8 @@ def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
     MissingKeywordError
         A mandatory keyword is absent or a placeholder.
     MalformedKeywordError
-        A keyword cannot be parsed (naming ``path``, ``hdu`` and the keyword).
+        A keyword cannot be parsed, or its value is outside the sane range of the module's
+        ``*_RANGE*`` constants (naming ``path``, ``hdu``, the keyword and the range).
     """
     reader = HeaderReader(header, path, hdu)
     filename = path.replace("\\", "/").rsplit("/", 1)[-1]
@@ -529,14 +656,14 @@ def parse_frame_meta(header: Header, *, path: str, hdu: str) -> FrameMeta:
         filter=reader.text("FILTER"),
         configuration_mode=reader.text("CONFMODE") or DEFAULT_CONFIGURATION_MODE,
         gain=parse_gain(header, path=path, hdu=hdu),
-        read_noise=reader.positive("RDNOISE"),
-        saturate=reader.positive("SATURATE"),
-        maxlin=reader.positive("MAXLIN"),
-        ccd_set_temperature=reader.number("CCDSTEMP"),
-        ccd_temperature=reader.number("CCDATEMP"),
-        ra=_angle(reader, "RA", "hourangle"),
-        dec=_angle(reader, "DEC", "deg"),
-        pixel_scale=reader.positive("PIXSCALE"),
+        read_noise=_positive_within(reader, "RDNOISE", RDNOISE_RANGE_E, "e-"),
+        saturate=_positive_within(reader, "SATURATE", SATURATION_RANGE_ADU, "ADU"),
+        maxlin=_positive_within(reader, "MAXLIN", SATURATION_RANGE_ADU, "ADU"),
+        ccd_set_temperature=_temperature(reader, "CCDSTEMP"),
+        ccd_temperature=_temperature(reader, "CCDATEMP"),
+        ra=_angle(reader, "RA", "hourangle", RA_RANGE_DEG),
+        dec=_angle(reader, "DEC", "deg", DEC_RANGE_DEG),
+        pixel_scale=_positive_within(reader, "PIXSCALE", PIXSCALE_RANGE_ARCSEC, "arcsec/px"),
         nsubread=_nsubread(reader),
         object_name=reader.text("OBJECT"),
         header_wcs=parse_header_wcs(header),

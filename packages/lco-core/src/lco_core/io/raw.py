@@ -10,22 +10,32 @@ from astropy.io import fits
 
 from lco_core.errors import FitsReadError
 from lco_core.header import Header
-from lco_core.io._fits import open_fits, read_data, to_header
-from lco_core.io.meta import parse_frame_meta, parse_section_keywords
+from lco_core.io._fits import hdu_label, open_fits, read_data, to_header
+from lco_core.io.meta import check_scaling, parse_frame_meta, parse_section_keywords
 from lco_core.meta import FrameMeta
 from lco_core.raw import RawFile, RawImage
-
-
-def _hdu_label(index: int, hdu: Any) -> str:
-    return str(hdu.name) if hdu.name else str(index)
 
 
 def _meta_source(path: str, hdul: fits.HDUList) -> tuple[str, Header]:
     """The header that carries the frame's keywords: the primary, or (fpack) the first image."""
     for index, hdu in enumerate(hdul):
         if "INSTRUME" in hdu.header:
-            return _hdu_label(index, hdu), to_header(hdu.header)
-    return _hdu_label(0, hdul[0]), to_header(hdul[0].header)
+            label = hdu_label(index, hdu)
+            return label, to_header(hdu.header, path=path, hdu=label)
+    label = hdu_label(0, hdul[0])
+    return label, to_header(hdul[0].header, path=path, hdu=label)
+
+
+def _image_header(path: str, index: int, hdu: Any) -> tuple[str, Header]:
+    """The label and header of an image HDU, its cards parsed and its BSCALE and BZERO sane.
+
+    Called before the pixels are read: astropy drops BSCALE and BZERO from the header once it
+    has applied them.
+    """
+    label = hdu_label(index, hdu)
+    header = to_header(hdu.header, path=path, hdu=label)
+    check_scaling(header, path=path, hdu=label)
+    return label, header
 
 
 def _has_image(hdu: Any) -> bool:
@@ -53,7 +63,8 @@ def read_meta(path: str | os.PathLike[str]) -> FrameMeta:
     FitsReadError
         Not FITS, truncated or an impossible size.
     MissingKeywordError, MalformedKeywordError
-        A mandatory keyword is absent or unparseable.
+        A mandatory keyword is absent or unparseable, a value is outside its sane range, an
+        image's BSCALE or BZERO is absurd, or a header card cannot be parsed at all.
     """
     return read_headers(path)[0]
 
@@ -78,16 +89,20 @@ def read_headers(path: str | os.PathLike[str]) -> tuple[FrameMeta, tuple[tuple[i
     FitsReadError
         Not FITS, truncated or an impossible size.
     MissingKeywordError, MalformedKeywordError
-        A mandatory keyword is absent or unparseable.
+        A mandatory keyword is absent or unparseable, a value is outside its sane range, an
+        image's BSCALE or BZERO is absurd, or a header card cannot be parsed at all.
     """
     name = os.fspath(path)
     with open_fits(name) as hdul:
         label, header = _meta_source(name, hdul)
         meta = parse_frame_meta(header, path=name, hdu=label)
+        images = [(index, hdu) for index, hdu in enumerate(hdul) if _has_image(hdu)]
+        for index, hdu in images:
+            # What read_raw would refuse, refused here too, so a frame sorted from its headers reads.
+            _image_header(name, index, hdu)
         shapes = tuple(
             tuple(int(hdu.header[f"NAXIS{i}"]) for i in range(int(hdu.header["NAXIS"]), 0, -1))
-            for hdu in hdul
-            if _has_image(hdu)
+            for _, hdu in images
         )
         return meta, shapes
 
@@ -111,7 +126,9 @@ def read_raw(path: str | os.PathLike[str]) -> RawFile:
     FitsReadError
         Not FITS, truncated, an impossible size, or no image data.
     MissingKeywordError, MalformedKeywordError
-        A mandatory keyword is absent or unparseable (the error names file, HDU, keyword).
+        A mandatory keyword is absent or unparseable, a value is outside its sane range, an
+        image's BSCALE or BZERO is absurd, or a header card cannot be parsed at all (the error
+        names file, HDU and keyword).
     """
     name = os.fspath(path)
     with open_fits(name) as hdul:
@@ -121,11 +138,11 @@ def read_raw(path: str | os.PathLike[str]) -> RawFile:
         for index, hdu in enumerate(hdul):
             if not _has_image(hdu):
                 continue
-            where = _hdu_label(index, hdu)
+            where, _ = _image_header(name, index, hdu)
             data = read_data(name, hdu, f"HDU {index} ({where})")
             if data is None or data.size == 0:
                 continue
-            header = to_header(hdu.header)
+            header = to_header(hdu.header, path=name, hdu=where)
             images.append(
                 RawImage(
                     index=index,
