@@ -11,13 +11,14 @@ from lco_core.provenance import ParamValue
 
 Status = Literal["ok", "failed", "skipped"]
 
-# C0 and C1 controls and the Unicode line and paragraph separators: anything a terminal or a
-# JSON reader could take as a line break or an escape.
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]+")
+# Terminal escape sequences (ESC [ ... final byte) whole, then C0 and C1 controls and the Unicode
+# line and paragraph separators: anything a terminal or a JSON reader could take as a line break
+# or an escape. A sequence is dropped whole so no stray "[31m" is left behind.
+_CONTROL = re.compile(r"(?:\x1b\[[0-?]*[ -/]*[@-~]|[\x00-\x1f\x7f-\x9f\u2028\u2029])+")
 
 
 def one_line(text: object) -> str:
-    """``text`` as one printable line: each run of control characters becomes one space.
+    """``text`` as one printable line: each run of control characters or escapes becomes one space.
 
     A reason can quote a header value or a path, and either may hold anything; summary.json,
     the report and the terminal each show it on one line.
