@@ -36,6 +36,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/masked_photometry.py
 	$(BIN)/python bench/orientations.py
 	$(BIN)/python bench/real_data.py
+	$(BIN)/python bench/product_size.py
 
 demo: $(STAMP)
 	$(BIN)/lco-reduce demo --out demo-night

@@ -82,13 +82,13 @@ def test_a_night_is_reduced_into_masters_products_summary_and_report(reduced: Pa
     records = _summary(reduced)
     assert len(records) == 2 * (5 + 5 + 5 + 2)
     assert {r["status"] for r in records.values()} == {"ok"}
-    products = sorted(p.name for p in reduced.glob("*-e91.fits"))
+    products = sorted(p.name for p in reduced.glob("*-e91.fits.fz"))
     assert products == sorted(
-        name.replace("-e00.fits.fz", "-e91.fits") for name in records if name.endswith("e00.fits.fz")
+        name.replace("-e00.fits.fz", "-e91.fits.fz") for name in records if name.endswith("e00.fits.fz")
     )
-    masters = sorted(p.name for p in (reduced / "masters").glob("*.fits"))
-    assert "cpt1m010-fa99-20260101-skyflat-bin1x1-rp.fits" in masters
-    assert "lsc1m005-kb99-20260101-bias-bin2x2.fits" in masters
+    masters = sorted(p.name for p in (reduced / "masters").glob("*.fits.fz"))
+    assert "cpt1m010-fa99-20260101-skyflat-bin1x1-rp.fits.fz" in masters
+    assert "lsc1m005-kb99-20260101-bias-bin2x2.fits.fz" in masters
     science = next(r for n, r in records.items() if n.endswith("e00.fits.fz"))
     figures = science["figures"]
     assert isinstance(figures, dict)
@@ -110,7 +110,7 @@ def test_a_night_is_reduced_into_masters_products_summary_and_report(reduced: Pa
     assert links.tags.count("img") >= 10
     assert all(source.startswith("data:image/png;base64,") for source in links.sources)  # self-contained
     with fits.open(reduced / products[0]) as hdul:
-        assert hdul["SCI"].header["L1IDFLAT"].endswith("-rp.fits")
+        assert hdul["SCI"].header["L1IDFLAT"].endswith("-rp.fits.fz")  # the master as stored
 
 
 def test_a_second_run_skips_what_is_done_and_force_redoes_it(raw_night: Path, reduced: Path) -> None:
@@ -250,7 +250,7 @@ def test_a_killed_run_leaves_no_partial_product_and_a_rerun_finishes(raw_night: 
     )
     deadline = time.time() + 60
     while time.time() < deadline and not list(
-        (out / "masters").glob("*.fits") if (out / "masters").exists() else []
+        (out / "masters").glob("*.fits.fz") if (out / "masters").exists() else []
     ):
         time.sleep(0.05)
     time.sleep(0.3)
@@ -258,7 +258,7 @@ def test_a_killed_run_leaves_no_partial_product_and_a_rerun_finishes(raw_night: 
 
     os.killpg(process.pid, signal.SIGKILL)
     process.wait()
-    for product in [*out.glob("*.fits"), *(out / "masters").glob("*.fits")]:
+    for product in [*out.glob("*.fits.fz"), *(out / "masters").glob("*.fits.fz")]:
         with fits.open(product) as hdul:  # every product present is whole
             hdul.verify("exception")
             assert hdul["SCI"].data is not None
@@ -282,7 +282,7 @@ def test_a_killed_run_leaves_no_partial_product_and_a_rerun_finishes(raw_night: 
     records = _summary(out)
     assert len(records) == 34
     assert {r["status"] for r in records.values()} <= {"ok", "skipped"}
-    assert len(list(out.glob("*-e91.fits"))) == 4
+    assert len(list(out.glob("*-e91.fits.fz"))) == 4
     assert not list(out.rglob(".*.tmp"))
 
 
@@ -300,7 +300,9 @@ def test_a_dask_cluster_gives_the_serial_results(raw_night: Path, reduced: Path,
         )  # fmt: skip
     assert code == 0
     assert len(result.frames) == 34
-    for product in sorted(reduced.glob("*-e91.fits")):
+    products = sorted(reduced.glob("*-e91.fits.fz"))
+    assert len(products) == 4
+    for product in products:
         serial = read_product(product).frame
         distributed = read_product(tmp_path / "dask" / product.name).frame
         np.testing.assert_array_equal(serial.data, distributed.data)

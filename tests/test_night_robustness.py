@@ -182,9 +182,9 @@ def test_a_night_with_one_of_each_bad_input_writes_every_good_product(
     assert "failed markup-e00.fits" in captured.err
     assert "[/]" in captured.err
     # every good science frame has its product
-    products = sorted(p.name for p in out.glob("*-e91.fits"))
-    assert products == sorted(p.name.replace("e00.fits", "e91.fits") for p in good_science)
-    masters = [p.name for p in (out / "masters").glob("*.fits")]
+    products = sorted(p.name for p in out.glob("*-e91.fits.fz"))
+    assert products == sorted(p.name.replace("e00.fits", "e91.fits.fz") for p in good_science)
+    masters = [p.name for p in (out / "masters").glob("*.fits.fz")]
     assert all(len(name.encode()) <= 255 for name in masters)
     assert any("elp" in name and "bias" in name for name in masters)
     lsc_bias = read_master(next(out / "masters" / n for n in masters if n.startswith("lsc") and "bias" in n))
@@ -222,7 +222,7 @@ def test_a_master_that_cannot_be_written_fails_its_frames_only(
     assert by_type["DARK"] == {"ok"}
     assert by_type["SKYFLAT"] == {"failed"}
     assert by_type["EXPOSE"] == {"failed"}
-    assert sorted(p.name.split("-")[3] for p in (out / "masters").glob("*.fits")) == ["bias", "dark"]
+    assert sorted(p.name.split("-")[3] for p in (out / "masters").glob("*.fits.fz")) == ["bias", "dark"]
     assert (out / "report.html").exists()
     assert not (out / ".work").exists()
 
@@ -278,7 +278,7 @@ def test_a_compressed_and_a_plain_copy_make_one_product(small_night: Night, tmp_
     refused = _record(records, raw / (science.name + ".fz"))
     assert refused["status"] == "failed"
     assert "would overwrite" in refused["reason"]
-    assert len(list(out.glob("*-e91.fits"))) == 2
+    assert len(list(out.glob("*-e91.fits.fz"))) == 2
 
 
 # -- 9: done means the products exist and match ----------------------------------------------
@@ -290,12 +290,12 @@ def test_done_means_the_products_exist_unchanged(small_night: Night, tmp_path: P
     out = tmp_path / "out"
     catalog = ("--catalog", str(small_night.catalog_path), "--offline")
     assert _run(small_night.folder, out, *catalog) == 0
-    products = sorted(out.glob("*-e91.fits"))
+    products = sorted(out.glob("*-e91.fits.fz"))
     assert len(products) == 2
     products[0].unlink()
     assert _run(small_night.folder, out, *catalog) == 0
     statuses = {Path(r["file"]).name: r["status"] for r in _summary(out)["frames"]}
-    remade = products[0].name.replace("e91", "e00")
+    remade = products[0].name.replace("e91.fits.fz", "e00.fits")
     assert statuses[remade] == "ok"
     assert sum(status == "ok" for status in statuses.values()) == 1  # only that one was redone
     assert products[0].exists()
@@ -303,10 +303,13 @@ def test_done_means_the_products_exist_unchanged(small_night: Night, tmp_path: P
     other = tmp_path / "other"
     db = str(out / "calibrations.db")
     assert _run(small_night.folder, other, "--db", db, *catalog) == 0
-    assert sorted(p.name for p in other.glob("*-e91.fits")) == [p.name for p in products]
+    assert sorted(p.name for p in other.glob("*-e91.fits.fz")) == [p.name for p in products]
 
     # One byte of every master flat changed, as a stray write would (both runs registered one).
-    for flat in [*(out / "masters").glob("*skyflat*.fits"), *(other / "masters").glob("*skyflat*.fits")]:
+    for flat in [
+        *(out / "masters").glob("*skyflat*.fits.fz"),
+        *(other / "masters").glob("*skyflat*.fits.fz"),
+    ]:
         with open(flat, "r+b") as stream:
             stream.seek(-100, os.SEEK_END)
             byte = stream.read(1)
@@ -413,7 +416,7 @@ def test_masters_do_not_depend_on_the_order_frames_finish_in(small_night: Night,
         with CalibrationLibrary.at(out) as library:
             NightReduction(options, library, executor).run([raw])
         masters.append(
-            {p.name: read_master(p) for p in (out / "masters").glob("*.fits") if "bpm" not in p.name}
+            {p.name: read_master(p) for p in (out / "masters").glob("*.fits.fz") if "bpm" not in p.name}
         )
     assert masters[0].keys() == masters[1].keys()
     assert len(masters[0]) == 3

@@ -293,6 +293,8 @@ class ScienceTask:
         Where to write the thumbnail (None: none).
     now : datetime.datetime
         DATE of the product.
+    compress : bool
+        Write the product tile-compressed (``.fits.fz``).
     """
 
     path: str
@@ -305,27 +307,32 @@ class ScienceTask:
     bpm: str | None = None
     thumbnail_dir: str | None = None
     now: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
+    compress: bool = True
 
 
-def product_name(raw_name: str) -> str:
-    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits`` (DESIGN.md section 9).
+def product_name(raw_name: str, *, compressed: bool = True) -> str:
+    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits.fz`` (DESIGN.md section 9).
 
     Parameters
     ----------
     raw_name : str
         The raw file's name.
+    compressed : bool
+        Tile-compressed (``.fits.fz``, LCO's own form) or plain ``.fits``.
 
     Returns
     -------
     str
         A name not ending in ``00`` gets ``-91`` appended.
     """
-    stem = raw_name.removesuffix(".fz").removesuffix(".fits").removesuffix(".fit")
+    stem = raw_name
+    for suffix in (".gz", ".fz", ".fits", ".fit", ".fts"):
+        stem = stem.removesuffix(suffix)
     if stem.endswith("00"):
         stem = stem[:-2] + "91"
     else:
         stem += "-91"
-    return stem + ".fits"
+    return stem + (".fits.fz" if compressed else ".fits")
 
 
 def _thumbnail(reduced: Frame, task: ScienceTask, product: Path) -> tuple[str | None, str]:
@@ -371,7 +378,7 @@ def reduce_science(task: ScienceTask) -> FrameResult:
             camera, cal, reference=task.reference, pixel_scale=pixel_scale, astrometry=task.astrometry
         )
         reduced = recipe(frame)
-        target = Path(task.out_dir) / product_name(Path(task.path).name)
+        target = Path(task.out_dir) / product_name(Path(task.path).name, compressed=task.compress)
         write_product(target, reduced, keywords=product_keywords(reduced, now=task.now))
         thumbnail, thumbnail_problem = _thumbnail(reduced, task, target)
         masters = tuple(Path(m).name for m in (task.bias, task.dark, task.flat, task.bpm) if m)

@@ -46,7 +46,7 @@ def calibrations() -> None:
     \b
     Examples:
       lco-reduce calibrations list --db reduced/calibrations.db --camera fa99
-      lco-reduce calibrations mark-bad cpt1m010-fa99-20260101-skyflat-bin1x1-rp.fits --db reduced
+      lco-reduce calibrations mark-bad cpt1m010-fa99-20260101-skyflat-bin1x1-rp.fits.fz --db reduced
     """
 
 

@@ -38,6 +38,7 @@ def reduce_night(
     min_frames: int = 5,
     thumbnails: bool = True,
     astrometry: AstrometrySearch = DEFAULT_SEARCH,
+    compress: bool = True,
     console: Console | None = None,
 ) -> tuple[NightResult, int]:
     """Run a night (the ``run`` command's body, callable from Python and the demo).
@@ -68,6 +69,8 @@ def reduce_night(
         Write thumbnails for the report.
     astrometry : AstrometrySearch
         How far astrometry searches from each header's pointing and orientation.
+    compress : bool
+        Write products and masters tile-compressed (``.fits.fz``); False: plain ``.fits``.
     console : rich.console.Console, optional
         Where progress and the summary go (default: stderr).
 
@@ -94,7 +97,7 @@ def reduce_night(
     library = open_library(db) if db else CalibrationLibrary.at(out)
     options = RunOptions(
         out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
-        astrometry=astrometry,
+        astrometry=astrometry, compress=compress,
     )  # fmt: skip
     try:
         executor = make_executor(workers=workers, scheduler=scheduler)
@@ -131,7 +134,7 @@ def reduce_night(
         options={
             "paths": list(paths), "out": str(out), "db": db or str(out / "calibrations.db"),
             "catalog": str(catalog) if catalog else None, "offline": offline, "workers": executor.workers,
-            "scheduler": scheduler, "force": force,
+            "scheduler": scheduler, "force": force, "compress": compress,
             "astrometry": {
                 "radius_arcmin": astrometry.radius_arcmin, "max_rotation_deg": astrometry.max_rotation_deg,
                 "allow_mirror": astrometry.allow_mirror, "scale_tolerance": astrometry.scale_tolerance,
@@ -212,17 +215,25 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     is_flag=True,
     help="never search the mirror image of the header's orientation",
 )
+@click.option(
+    "--no-compress",
+    is_flag=True,
+    help="write plain .fits products and masters (default: tile-compressed .fits.fz, as LCO ships them)",
+)
 @click.option("--quiet", is_flag=True, help="no progress, only the one-line errors")
 def run(
     paths: tuple[str, ...], out: Path, db: str | None, catalog: Path | None, offline: bool,
     workers: int | None, scheduler: str | None, force: bool, min_frames: int, astrometry_radius: float,
-    astrometry_rotation: float, astrometry_scale: float, astrometry_no_mirror: bool, quiet: bool,
+    astrometry_rotation: float, astrometry_scale: float, astrometry_no_mirror: bool, no_compress: bool,
+    quiet: bool,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
 
     Biases, darks and sky flats become masters (registered in the calibration library); science
     frames are calibrated with the closest suitable masters, cleaned of cosmic rays, catalogued,
-    solved astrometrically and photometrically, and written as ...-e91.fits. Exits 0 when every
+    solved astrometrically and photometrically, and written as ...-e91.fits.fz: tile-compressed like
+    LCO's own products, SCI and ERR quantised to within 1% of each pixel's ERR, BPM lossless
+    (--no-compress: plain ...-e91.fits). Exits 0 when every
     frame succeeded, 1 when some failed (the others are still done), 2 on a usage error.
 
     \b
@@ -240,6 +251,6 @@ def run(
     )  # fmt: skip
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
-        force=force, quiet=quiet, min_frames=min_frames, astrometry=astrometry,
+        force=force, quiet=quiet, min_frames=min_frames, astrometry=astrometry, compress=not no_compress,
     )  # fmt: skip
     return code

@@ -19,6 +19,7 @@ from lco_core.errors import FitsReadError, ProductWriteError
 from lco_core.frame import Frame
 from lco_core.header import Header, HeaderCard
 from lco_core.io._fits import STRUCTURAL_KEYWORDS, open_fits, read_data, to_fits_header, to_header
+from lco_core.io.compression import compressed, is_compressed_name
 from lco_core.io.meta import HeaderReader, parse_frame_meta
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_core.sources import SourceCatalog, WcsSolution
@@ -160,10 +161,13 @@ def write_product(
 def write_atomically(hdul: fits.HDUList, target: Path) -> None:
     """Write ``hdul`` to a temporary file beside ``target``, flush it to disk, rename it into place.
 
+    A target named ``.fz`` is tile-compressed (`~lco_core.io.compression.compressed`): the name
+    says the format, as LCO's ``.fits.fz`` does.
+
     Parameters
     ----------
     hdul : astropy.io.fits.HDUList
-        What to write (with checksums).
+        What to write (with checksums), uncompressed.
     target : pathlib.Path
         The file; its folder is created.
 
@@ -172,6 +176,8 @@ def write_atomically(hdul: fits.HDUList, target: Path) -> None:
     ProductWriteError
         The folder or the file cannot be written (the temporary file is removed).
     """
+    if is_compressed_name(target):
+        hdul = compressed(hdul)
     try:
         with atomic_output(target) as temporary:
             hdul.writeto(temporary, output_verify="fix", checksum=True, overwrite=True)
