@@ -29,6 +29,7 @@ from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
 from lco_cli.library import CalibrationLibrary, file_checksum
+from lco_cli.recognition import unreduced_obstype, unsupported_camera
 from lco_cli.results import FrameResult, one_line
 from lco_cli.runlock import hold_run_lock
 from lco_cli.work import (
@@ -42,7 +43,6 @@ from lco_cli.work import (
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
-from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta, ObsType
 from lco_instruments.families import family_of
@@ -55,7 +55,6 @@ from lco_stages.masters import (
     master_from_stack,
     shared_error,
 )
-from lco_stages.recipes import REDUCED
 from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
 
 SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
@@ -87,8 +86,6 @@ class RunOptions:
     astrometry : AstrometrySearch
         The astrometric search limits; reference stars are fetched over the field plus its
         pointing radius.
-    compress : bool
-        Write products and masters tile-compressed (``.fits.fz``, as LCO ships them).
     """
 
     out: Path
@@ -98,7 +95,6 @@ class RunOptions:
     min_frames: int = MIN_FRAMES
     thumbnails: bool = True
     astrometry: AstrometrySearch = DEFAULT_SEARCH
-    compress: bool = True
 
 
 @attrs.frozen
@@ -336,11 +332,13 @@ class NightReduction:
             clock = time.perf_counter()
             found = find_raw_files(paths, exclude=[self.options.out])
             entries = inspect_files(found.files)
-            self.on_total(len(entries) + len(found.problems))
+            self.on_total(len(entries) + len(found.problems) + len(found.skipped))
             for where, problem in found.problems:
                 loop = "already searched" in problem
                 entries.append(Entry(where, None, problem))
                 self._finish("inspect", FrameResult(str(where), "skipped" if loop else "failed", problem))
+            # Another run's products: listed, with the folder, but never opened.
+            entries += [Entry(where, None, skip=reason) for where, reason in found.skipped]
             todo = self._triage(entries)
             self.phases["inspect"] += time.perf_counter() - clock
             for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
@@ -355,11 +353,18 @@ class NightReduction:
         return entries
 
     def _triage(self, entries: list[Entry]) -> list[Entry]:
-        """Failed headers, OBSTYPEs we do not reduce, copies, name clashes and frames done leave here."""
+        """Files that are not raw frames, cameras and OBSTYPEs we do not reduce, failed headers,
+        copies, name clashes and frames done leave here."""
         todo = []
         first_with_checksum: dict[str, Path] = {}
         first_with_product: dict[str, Path] = {}
         for entry in entries:
+            if entry.skip:
+                # What the file is (a product, a catalogue, a guide frame...) was decided from its
+                # headers as they are, before (and instead of) parsing them as a raw frame's.
+                skipped = FrameResult(str(entry.path), "skipped", entry.skip, entry.obstype, entry.camera)
+                self._finish("inspect", skipped)
+                continue
             if entry.meta is None:
                 if str(entry.path) not in self.results:
                     self._fail("inspect", entry, entry.error)
@@ -394,9 +399,12 @@ class NightReduction:
         meta = entry.meta
         assert meta is not None
         path = str(entry.path)
-        family_of(meta.camera, filename=entry.path.name)
-        if meta.obstype not in REDUCED:
-            return f"OBSTYPE {meta.obstype.value} is not reduced", "skipped"
+        # inspect_files has already skipped these from the raw headers; the parsed values give
+        # the same words, so a frame is never failed for what it is.
+        unsupported = unsupported_camera(meta.camera) or unreduced_obstype(meta.obstype.value)
+        if unsupported:
+            return unsupported, "skipped"
+        family_of(meta.camera, filename=entry.path.name)  # an unknown camera fails (CameraError)
         try:
             checksum = file_checksum(entry.path)
         except OSError as error:
@@ -408,7 +416,7 @@ class NightReduction:
             )
         first_with_checksum[checksum] = entry.path
         if meta.obstype in SCIENCE:
-            product = product_name(entry.path.name, compressed=self.options.compress)
+            product = product_name(entry.path.name)
             if product in first_with_product:
                 return (
                     f"{entry.path.name}: its product {product} would overwrite that of "
@@ -521,7 +529,7 @@ class NightReduction:
         master = self._build_master(
             kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
         )
-        target = self.masters_dir / (master.filename + (COMPRESSED_SUFFIX if self.options.compress else ""))
+        target = self.masters_dir / master.filename
         if any(record.path == str(target) for record in self.masters):
             raise LcoError(f"{target.name} was already made this run from other frames of that name")
         path = write_master(target, master)
@@ -632,7 +640,6 @@ class NightReduction:
             bpm=self._bad_pixel_mask(dark, flat),
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
             now=now,
-            compress=self.options.compress,
         )
 
     def _science(self, entries: list[Entry]) -> None:

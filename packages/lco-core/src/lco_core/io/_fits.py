@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import contextlib
+import gzip
 import math
 import os
 import re
 import warnings
+import zlib
 from collections.abc import Iterator
 from typing import Any
 
@@ -22,6 +24,8 @@ from lco_core.header import Header, HeaderCard
 MAX_PIXELS = 2**31
 
 _FITS_SIGNATURE = b"SIMPLE  ="
+#: The first bytes of a gzip stream (RFC 1952): a ``.fits.gz`` file, which astropy reads as FITS.
+_GZIP_SIGNATURE = b"\x1f\x8b"
 #: How astropy (8.0) names the card and HDU it could not parse when opening a file.
 _UNPARSABLE_CARD = re.compile(r"Unparsable card \((.*?)\)")
 _HDU_NUMBER = re.compile(r"HDU #(\d+)")
@@ -209,14 +213,17 @@ def _check_structure(path: str, hdul: fits.HDUList, file_size: int) -> None:
 def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
     """Open a FITS file read-only after checking it is FITS and not truncated or absurd.
 
-    Raises `FitsReadError` naming the file for anything that is not a readable FITS file; no
-    pixel data are read here.
+    A gzip-compressed file (``.fits.gz``) is read like the FITS file it holds. Raises
+    `FitsReadError` naming the file for anything that is not a readable FITS file; no pixel
+    data are read here.
     """
     name = os.fspath(path)
     try:
         with open(name, "rb") as stream:
             signature = stream.read(len(_FITS_SIGNATURE))
         file_size = os.path.getsize(name)
+        if signature.startswith(_GZIP_SIGNATURE):
+            signature, file_size = _gzip_signature_and_size(name)
     except OSError as error:
         raise FitsReadError(name, f"cannot be read ({error.strerror or error})") from None
     if signature != _FITS_SIGNATURE:
@@ -249,6 +256,24 @@ def open_fits(path: str | os.PathLike[str]) -> Iterator[fits.HDUList]:
         raise FitsReadError(name, f"{what} cannot be parsed") from None
     finally:
         hdul.close()
+
+
+def _gzip_signature_and_size(name: str) -> tuple[bytes, int]:
+    """The first bytes and the size of a gzip file's content, read through once.
+
+    The structure checks compare each HDU's declared size with the bytes of FITS there are, so
+    a gzip file (``.fits.gz``) is measured by its content, not by its compressed size; a gzip
+    stream that is cut short or corrupt is refused here, naming the file.
+    """
+    try:
+        with gzip.open(name, "rb") as stream:
+            signature = stream.read(len(_FITS_SIGNATURE))
+            size = len(signature)
+            while chunk := stream.read(1 << 20):
+                size += len(chunk)
+    except (EOFError, gzip.BadGzipFile, zlib.error) as error:
+        raise FitsReadError(name, f"truncated or corrupt gzip file ({_one_line(error)})") from None
+    return signature, size
 
 
 def read_data(path: str, hdu: Any, where: str) -> Any:

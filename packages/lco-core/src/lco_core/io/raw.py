@@ -1,14 +1,16 @@
-"""Read raw LCO files (.fits, .fits.fz; single HDU, multi-extension or 3-D cube) into RawFile."""
+"""Read raw LCO files (.fits, .fits.fz, .fits.gz; single HDU, multi-extension or 3-D cube) into RawFile."""
 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import Any, Literal
 
+import attrs
 import numpy as np
 from astropy.io import fits
+from astropy.io.fits.verify import VerifyError
 
-from lco_core.errors import FitsReadError
+from lco_core.errors import FitsReadError, MalformedKeywordError
 from lco_core.header import Header
 from lco_core.io._fits import hdu_label, open_fits, read_data, to_header
 from lco_core.io.meta import check_scaling, parse_frame_meta, parse_section_keywords
@@ -161,3 +163,81 @@ def read_raw(path: str | os.PathLike[str]) -> RawFile:
             sections=parse_section_keywords(primary, path=name, hdu=label),
             images=tuple(images),
         )
+
+
+#: What an HDU holds: image pixels, a table, or nothing (an empty primary).
+HduKind = Literal["image", "table", "empty"]
+
+
+@attrs.frozen
+class HduHeader:
+    """One HDU of a file as its header describes it: enough to tell a raw frame from a product.
+
+    Attributes
+    ----------
+    index : int
+        Position in the file (0 is the primary).
+    name : str
+        EXTNAME, upper case ('PRIMARY' for the primary, '' when it has none or it is unreadable).
+    kind : {'image', 'table', 'empty'}
+        Image pixels (also tile-compressed), a binary or ASCII table, or no data.
+    header : Header
+        Its cards; a card whose value cannot be parsed is left out here (`read_headers`
+        refuses it when the file is read as a raw frame).
+    """
+
+    index: int
+    name: str
+    kind: HduKind
+    header: Header
+
+
+def read_hdu_headers(path: str | os.PathLike[str]) -> tuple[HduHeader, ...]:
+    """The header and kind of every HDU of a FITS file (no pixel is read).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Any FITS file: ``.fits``, ``.fits.fz`` or ``.fits.gz``.
+
+    Returns
+    -------
+    tuple of HduHeader
+        In file order.
+
+    Raises
+    ------
+    FitsReadError
+        Not FITS, truncated or an impossible size.
+    """
+    name = os.fspath(path)
+    with open_fits(name) as hdul:
+        return tuple(_hdu_header(name, index, hdu) for index, hdu in enumerate(hdul))
+
+
+def _hdu_header(path: str, index: int, hdu: Any) -> HduHeader:
+    try:
+        extname = str(hdu.name).upper()
+    except (VerifyError, ValueError):
+        extname = ""
+    kind: HduKind = (
+        "image"
+        if _has_image(hdu)
+        else "table"
+        if isinstance(hdu, fits.BinTableHDU | fits.TableHDU)
+        else "empty"
+    )
+    label = hdu_label(index, hdu)
+    try:
+        header = to_header(hdu.header, path=path, hdu=label)
+    except MalformedKeywordError:
+        # Telling what a file is must not depend on one broken card: keep the cards that parse.
+        readable = fits.Header()
+        for card in hdu.header.cards:
+            try:
+                card.value  # noqa: B018  (parsing is the check)
+            except (VerifyError, ValueError):
+                continue
+            readable.append(card)
+        header = to_header(readable, path=path, hdu=label)
+    return HduHeader(index, extname, kind, header)
