@@ -43,6 +43,7 @@ from lco_cli.work import (
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
+from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta, ObsType
 from lco_instruments.families import family_of
@@ -86,6 +87,8 @@ class RunOptions:
     astrometry : AstrometrySearch
         The astrometric search limits; reference stars are fetched over the field plus its
         pointing radius.
+    compress : bool
+        Write products and masters tile-compressed (``.fits.fz``, as LCO ships them).
     """
 
     out: Path
@@ -95,6 +98,7 @@ class RunOptions:
     min_frames: int = MIN_FRAMES
     thumbnails: bool = True
     astrometry: AstrometrySearch = DEFAULT_SEARCH
+    compress: bool = True
 
 
 @attrs.frozen
@@ -416,7 +420,7 @@ class NightReduction:
             )
         first_with_checksum[checksum] = entry.path
         if meta.obstype in SCIENCE:
-            product = product_name(entry.path.name)
+            product = product_name(entry.path.name, compressed=self.options.compress)
             if product in first_with_product:
                 return (
                     f"{entry.path.name}: its product {product} would overwrite that of "
@@ -529,7 +533,7 @@ class NightReduction:
         master = self._build_master(
             kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
         )
-        target = self.masters_dir / master.filename
+        target = self.masters_dir / (master.filename + (COMPRESSED_SUFFIX if self.options.compress else ""))
         if any(record.path == str(target) for record in self.masters):
             raise LcoError(f"{target.name} was already made this run from other frames of that name")
         path = write_master(target, master)
@@ -640,6 +644,7 @@ class NightReduction:
             bpm=self._bad_pixel_mask(dark, flat),
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
             now=now,
+            compress=self.options.compress,
         )
 
     def _science(self, entries: list[Entry]) -> None:
