@@ -344,7 +344,7 @@ def _synthetic_catalog(flux: Array, flags: Array, x: Array, y: Array) -> SourceC
     return SourceCatalog(columns)
 
 
-@pytest.mark.parametrize("flag", [SourceFlag.BAD_PIXELS, SourceFlag.COSMIC_RAY, SourceFlag.TRUNCATED])
+@pytest.mark.parametrize("flag", [SourceFlag.BAD_PIXELS, SourceFlag.COSMIC_RAY, SourceFlag.EDGE])
 def test_zero_point_is_never_nan_with_ten_unsaturated_unblended_stars(flag: SourceFlag) -> None:
     rng = np.random.default_rng(9)
     n = 10

@@ -18,25 +18,31 @@ from lco_core.header import Header
 class SourceFlag(enum.IntFlag):
     """Bits of the CAT table's ``flag`` column (one place, documented).
 
+    Bits 1 to 16 are BANZAI's (its documentation: 1 bad pixels, 2 blended, 4 saturated, 8 edge,
+    16 cosmic ray), so ``flag & SourceFlag.BAD_PIXELS`` selects the same kind of source in
+    either pipeline's catalogue; our own bits start at 32. BANZAI sets its bad-pixel and
+    cosmic-ray bits for any such pixel in a source's segment; ours only when those pixels held
+    a material share of the light (see the members), the rest of it being restored.
+
     Parameters
     ----------
     value : int
         The bits.
     """
 
-    #: The source was split from a blend by deblending.
-    DEBLENDED = 1
-    #: The source or its aperture touches the image edge.
-    TRUNCATED = 2
-    #: Saturated pixels in the aperture.
-    SATURATED = 4
     #: Bad, uncovered or low-flat pixels held a material share (over 1%, from the frame's PSF) of
     #: the light of the Kron or a fixed aperture. Masked pixels are left out of every flux and
     #: their light restored from the PSF; below that share the restored flux is as good as any.
-    BAD_PIXELS = 8
+    BAD_PIXELS = 1
+    #: The source was split from a blend by deblending.
+    BLENDED = 2
+    #: Saturated pixels in the aperture.
+    SATURATED = 4
+    #: The source or its aperture (Kron or fixed) touches the image edge (truncated).
+    EDGE = 8
     #: Cosmic-ray pixels held a material share (over 1%) of the light, as for BAD_PIXELS.
     COSMIC_RAY = 16
-    #: Non-linear pixels in the aperture.
+    #: Non-linear pixels in the aperture (ours; BANZAI has no such bit).
     NONLINEAR = 32
 
 
@@ -64,7 +70,7 @@ class SourceCatalog:
     columns : mapping of str to ndarray
         The columns, in order.
     units : mapping of str to str
-        FITS unit strings per column (e.g. ``'pix'``, ``'ct'``, ``'deg'``).
+        FITS unit strings per column (e.g. ``'pix'``, ``'electron'``, ``'deg'``; ``''`` for none).
     descriptions : mapping of str to str
         One line per column.
 
@@ -135,14 +141,18 @@ class SourceCatalog:
         Returns
         -------
         astropy.table.Table
-            With units and descriptions on the columns.
+            With units and descriptions on the columns; each unit as the FITS format reads its
+            string, so a FITS file written from the table carries the string unchanged.
         """
+        import astropy.units as u
         from astropy.table import Table
 
         table = Table({name: np.array(values) for name, values in self.columns.items()})
         for name in table.colnames:
             if self.units.get(name):
-                table[name].unit = self.units[name]
+                # Parsed as FITS parses it: a unit the FITS standard lacks ('electron') stays an
+                # unrecognised unit, which FITS writers keep verbatim rather than drop.
+                table[name].unit = u.Unit(self.units[name], format="fits", parse_strict="silent")
             if self.descriptions.get(name):
                 table[name].description = self.descriptions[name]
         return table

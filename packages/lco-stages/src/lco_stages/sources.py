@@ -1,10 +1,11 @@
 """detect_sources: background, extraction and photometry with sep; the CAT table and image quality.
 
-The catalogue follows LCO's CAT convention: 1-based pixel positions, Kron-like ``flux`` (in
-electrons, written with the FITS unit 'ct' as LCO does, since FITS has no unit for electrons),
-circular apertures of 1 to 6 arcsec diameter (``fluxaper1``..``fluxaper6``), ``fwhm`` in pixels,
-``theta`` in degrees, and a ``flag`` column of `SourceFlag` bits. Masked pixels are left out of
-every sum and their light restored from the frame's PSF (`lco_stages.masked_flux`).
+The catalogue follows BANZAI's CAT: its column names where the quantity is the same, 1-based
+pixel positions, Kron-like ``flux`` and circular apertures of 1 to 6 arcsec diameter
+(``fluxaper1``..``fluxaper6``) in electrons (FITS unit 'electron'; BANZAI writes 'count' for the
+same electrons), ``fwhm`` and ``fwtm`` in pixels, ``theta`` in degrees, and a ``flag`` column of
+`SourceFlag` bits, BANZAI's 1 to 16 and ours above. Masked pixels are left out of every sum and
+their light restored from the frame's PSF (`lco_stages.masked_flux`).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from lco_stages.masked_flux import (
     fit_moffat_psf,
     masked_shares,
 )
-from lco_stages.psf import moffat_fwhm
+from lco_stages.psf import moffat_widths
 
 STAGE = "detect_sources"
 #: Sources narrower than this (FWHM, pixels) are no stars: sharper than any seeing an LCO camera
@@ -55,14 +56,17 @@ MAX_GROWN_SHARE = 0.02
 
 Array = npt.NDArray[np.float64]
 
-#: FITS unit of each CAT column ('ct' for electrons, as LCO writes it).
+#: FITS unit of each CAT column ('' for none). The image is in electrons: fluxes are electrons
+#: in the aperture, ``peak`` and ``background`` electrons per pixel. 'electron' is not among the
+#: FITS standard's units (astropy warns when it reads or writes it) but says what the numbers are;
+#: BANZAI writes 'count' for the same electrons.
 UNITS = {
     "x": "pix", "y": "pix", "xwin": "pix", "ywin": "pix", "xpeak": "pix", "ypeak": "pix",
-    "flux": "ct", "fluxerr": "ct", "peak": "ct", "background": "ct",
-    "fwhm": "pix", "a": "pix", "b": "pix", "theta": "deg", "kronrad": "", "fluxrad25": "pix",
-    "fluxrad50": "pix", "fluxrad75": "pix", "x2": "pix2", "y2": "pix2", "xy": "pix2",
-    **{f"fluxaper{d}": "ct" for d in APERTURE_DIAMETERS},
-    **{f"fluxerr{d}": "ct" for d in APERTURE_DIAMETERS},
+    "flux": "electron", "fluxerr": "electron", "peak": "electron", "background": "electron",
+    "fwhm": "pix", "fwtm": "pix", "a": "pix", "b": "pix", "theta": "deg", "kronrad": "",
+    "fluxrad25": "pix", "fluxrad50": "pix", "fluxrad75": "pix", "x2": "pix2", "y2": "pix2", "xy": "pix2",
+    **{f"fluxaper{d}": "electron" for d in APERTURE_DIAMETERS},
+    **{f"fluxerr{d}": "electron" for d in APERTURE_DIAMETERS},
 }  # fmt: skip
 #: One-line description of each CAT column (written as the column's description).
 DESCRIPTIONS = {
@@ -74,9 +78,10 @@ DESCRIPTIONS = {
     "ypeak": "Y of the brightest pixel (1-based)",
     "flux": "Flux in 2.5 Kron radii, at least a circle of 3.5 x the frame FWHM, masked pixels restored",
     "fluxerr": "Error of the Kron flux",
-    "peak": "Peak pixel value above the background",
-    "background": "Background level at the source",
-    "fwhm": "FWHM from a circular Moffat fit (pix)",
+    "peak": "Peak pixel value above the background (per pixel)",
+    "background": "Background per pixel at the source (mean of the background map within 3 pix)",
+    "fwhm": "Full width at half maximum, from a circular Moffat fit (pix)",
+    "fwtm": "Full width at tenth maximum, from the same Moffat fit (pix)",
     "a": "Semi-major axis rms (pix)",
     "b": "Semi-minor axis rms (pix)",
     "theta": "Position angle of the major axis, counter-clockwise from +x (deg)",
@@ -86,8 +91,8 @@ DESCRIPTIONS = {
     "fluxrad50": "Radius containing 50% of the flux",
     "fluxrad75": "Radius containing 75% of the flux",
     "x2": "Second moment in x", "y2": "Second moment in y", "xy": "Second moment xy",
-    "flag": "SourceFlag bits: 1 deblended, 2 edge, 4 saturated, 8 bad pixels (>1% of the light), "
-    "16 cosmic ray (>1%), 32 non-linear",
+    "flag": "SourceFlag bits (BANZAI's 1-16): 1 bad pixels (>1% of the light), 2 blended, 4 saturated, "
+    "8 edge, 16 cosmic ray (>1%); ours: 32 non-linear",
     **{f"fluxaper{d}": f'Flux in a circular aperture of {d}" diameter, masked pixels restored'
        for d in APERTURE_DIAMETERS},
     **{f"fluxerr{d}": f'Error of the flux in a {d}" aperture' for d in APERTURE_DIAMETERS},
@@ -366,8 +371,8 @@ def measure_sources(
     b = objects["b"].astype(np.float64)
     theta = np.clip(objects["theta"].astype(np.float64), -np.pi / 2, np.pi / 2)
     flags = np.zeros(len(objects), dtype=np.int64)
-    flags[(objects["flag"] & sep.OBJ_MERGED) != 0] |= int(SourceFlag.DEBLENDED)
-    flags[(objects["flag"] & sep.OBJ_TRUNC) != 0] |= int(SourceFlag.TRUNCATED)
+    flags[(objects["flag"] & sep.OBJ_MERGED) != 0] |= int(SourceFlag.BLENDED)
+    flags[(objects["flag"] & sep.OBJ_TRUNC) != 0] |= int(SourceFlag.EDGE)
 
     kron, _ = sep.kron_radius(data, x, y, a, b, theta, 6.0, mask=excluded)
     kron = np.where(np.isfinite(kron) & (kron > 0), kron, 2.5)
@@ -382,7 +387,7 @@ def measure_sources(
     bad_win = (win_flag != 0) | ~np.isfinite(xwin) | ~np.isfinite(ywin) | (np.hypot(xwin - x, ywin - y) > 2.0)
     xwin = np.where(bad_win, x, xwin)
     ywin = np.where(bad_win, y, ywin)
-    fwhm = moffat_fwhm(data, xwin, ywin, guess=2.0 * np.sqrt(np.log(2) * (a**2 + b**2)))
+    fwhm, fwtm = moffat_widths(data, xwin, ywin, guess=2.0 * np.sqrt(np.log(2) * (a**2 + b**2)))
     # The Kron aperture, but never smaller than a circle of 3.5 x the frame's FWHM: a Moffat-like
     # stellar profile keeps about 5% of its light beyond 2.5 Kron radii, under 1% beyond 3.5 FWHM.
     seeing = _typical(fwhm, first, objects["flag"])
@@ -407,7 +412,7 @@ def measure_sources(
         data, x, y, a, b, theta, scale, err=photometry_error, subpix=1
     )
     flux, fluxerr = correct_masked_flux(unmasked, unmasked_error, shares[0, :, 0])
-    flags[(flux_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.TRUNCATED)
+    flags[(flux_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.EDGE)
 
     columns: dict[str, npt.ArrayLike] = {
         "x": x + 1.0, "y": y + 1.0, "xwin": xwin + 1.0, "ywin": ywin + 1.0,
@@ -416,7 +421,7 @@ def measure_sources(
     }  # fmt: skip
     for index, (diameter, radius) in enumerate(zip(APERTURE_DIAMETERS, radii_px, strict=True), start=1):
         aper, aper_err, aper_flag = sep.sum_circle(data, xwin, ywin, radius, err=photometry_error, subpix=5)
-        flags[(aper_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.TRUNCATED)
+        flags[(aper_flag & sep.APER_TRUNC) != 0] |= int(SourceFlag.EDGE)
         columns[f"fluxaper{diameter}"], columns[f"fluxerr{diameter}"] = correct_masked_flux(
             aper, aper_err, shares[0, :, index]
         )
@@ -424,6 +429,7 @@ def measure_sources(
     columns |= {
         "background": np.asarray(local_sky) / (np.pi * 9.0),
         "fwhm": fwhm,
+        "fwtm": fwtm,
         "a": a,
         "b": b,
         "theta": np.degrees(theta),

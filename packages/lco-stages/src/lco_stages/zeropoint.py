@@ -28,10 +28,10 @@ BoolArray = npt.NDArray[np.bool_]
 STAGE = "calibrate_photometry"
 #: Sources that do not calibrate while enough others do: saturated, non-linear, blended, at the
 #: edge, or with more than 1% of their light restored over masked pixels (`SourceFlag`).
-_UNFIT = SourceFlag.SATURATED | SourceFlag.NONLINEAR | SourceFlag.DEBLENDED | SourceFlag.TRUNCATED
+_UNFIT = SourceFlag.SATURATED | SourceFlag.NONLINEAR | SourceFlag.BLENDED | SourceFlag.EDGE
 _UNFIT |= SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY
 #: Sources that never calibrate: a saturated star's flux is a floor, a blend's is shared.
-_NEVER = SourceFlag.SATURATED | SourceFlag.DEBLENDED
+_NEVER = SourceFlag.SATURATED | SourceFlag.BLENDED
 
 
 def _failure(frame: Frame, parameters: dict[str, ParamValue], reason: str) -> Frame:
