@@ -2,54 +2,81 @@
 
 Stages never write header strings; everything a product's header says about its processing is
 computed here, in one place, from the frame's `~lco_core.provenance.ProcessingStep` entries and its
-`~lco_core.sources.WcsSolution`.
+`~lco_core.sources.WcsSolution`. Every keyword, its unit and its comment come from the one table,
+`lco_core.keyword_table.PRODUCT_KEYWORDS`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
-from importlib.metadata import version
+from collections.abc import Mapping
 
 from lco_core.frame import Frame
-from lco_core.header import HeaderCard, HeaderValue
+from lco_core.header import HeaderCard
+from lco_core.keyword_table import REDUCTION_LEVEL as _LCO_REDUCTION_LEVEL
+from lco_core.keyword_table import describing_cards, keyword_card, keyword_cards
+from lco_stages.dark import RATE_STAGE
+from lco_stages.flat import NORMALISE_STAGE
 
-#: LCO's reduction level of a processed science frame.
-REDUCTION_LEVEL = 91
+#: LCO's reduction level of a processed science frame (`lco_core.keyword_table.REDUCTION_LEVEL`).
+REDUCTION_LEVEL = _LCO_REDUCTION_LEVEL
 
-_IMAGE_QUALITY = {
-    "L1MEAN": "[e-] Clipped mean of frame background",
-    "L1MEDIAN": "[e-] Median of frame background",
-    "L1SIGMA": "[e-] Robust std dev of frame background",
-    "L1FWHM": "[arcsec] Frame FWHM in arcsec",
-    "L1ELLIP": "Mean image ellipticity (1-B/A)",
-    "L1ELLIPA": "[deg] PA of mean image ellipticity",
-}
-_PHOTOMETRY = {
-    "L1ZP": "[mag] mag = L1ZP - 2.5 log10(flux/EXPTIME)",
-    "L1ZPERR": "[mag] Error of the zero point",
-    "L1ZPSCAT": "[mag] Robust scatter of calibration stars",
-    "L1ZPNSTR": "Number of stars in the zero-point fit",
-    "L1COLORU": "Colour used for the colour term",
-    "L1COLOR": "[mag/mag] Colour term",
-    "L1COLERR": "[mag/mag] Error of the colour term",
-}
+_IMAGE_QUALITY = ("L1MEAN", "L1MEDIAN", "L1SIGMA", "L1FWHM", "L1ELLIP", "L1ELLIPA")
+_PHOTOMETRY = ("L1ZP", "L1ZPERR", "L1ZPSCAT", "L1ZPNSTR", "L1COLORU", "L1COLOR", "L1COLERR")
 
 
-def _value(value: object) -> HeaderValue:
-    """FITS cannot hold NaN or infinity: LCO writes the string 'NaN' for an unmeasured figure."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN"
-    if isinstance(value, str | int | float | bool) or value is None:
-        return value
-    return str(value)
+def data_unit(frame: Frame) -> str:
+    """BUNIT of a frame, from its history: what its pixels were last made into.
+
+    Parameters
+    ----------
+    frame : Frame
+        A frame after the gain stage.
+
+    Returns
+    -------
+    str
+        ``''`` (dimensionless) for a normalised flat, ``'electron/s'`` for a dark divided by its
+        exposure time, ``'electron'`` otherwise (science, bias, calibrated frames).
+    """
+    stages = {step.stage for step in frame.history}
+    if NORMALISE_STAGE in stages:
+        return ""
+    if RATE_STAGE in stages:
+        return "electron/s"
+    return "electron"
+
+
+def _photometry_cards(diagnostics: Mapping[str, object]) -> list[HeaderCard]:
+    """L1STATZP and, when a zero point was fitted, L1ZP and its companions."""
+    zero_point = diagnostics.get("L1ZP")
+    fitted = (
+        diagnostics.get("succeeded") is True
+        and isinstance(zero_point, float | int)
+        and math.isfinite(zero_point)
+    )
+    status = keyword_card("L1STATZP", 1 if fitted else 0, comment=None if fitted else _why_not(diagnostics))
+    cards = [status] if status is not None else []
+    cards += keyword_cards((key, diagnostics[key]) for key in _PHOTOMETRY if key in diagnostics)
+    return cards
+
+
+def _why_not(diagnostics: Mapping[str, object]) -> str:
+    reason = diagnostics.get("reason")
+    return f"No L1ZP: {reason}" if reason else "No L1ZP: not fitted"
 
 
 def product_keywords(
     frame: Frame, *, now: dt.datetime, reduction_level: int = REDUCTION_LEVEL
 ) -> tuple[HeaderCard, ...]:
-    """The processing keywords of a product: what was applied (L1ID*, L1STAT*), measured (overscan,
-    BIASLVL, image quality, zero point) and solved (WCS), plus PIPEVER, RLEVEL and DATE (``now``).
+    """The keywords of a product: what its pixels are, what was applied, measured and solved.
+
+    What the pixels are (`lco_core.keyword_table.describing_cards`): PIPEVER, RLEVEL, ORIGNAME
+    (the raw file's name without ``.fz``), BUNIT (`data_unit`), GAIN = 1.0 and SATURATE,
+    MAXLIN, RDNOISE in electrons; these replace the raw frame's ADU cards of the same name.
+    What was applied (L1ID*, L1STAT*), measured (OVERSCNn, BIASLVL, image quality, zero point
+    with its status L1STATZP) and solved (WCSERR, WCSRMS, ...), and DATE (``now``).
 
     Parameters
     ----------
@@ -63,82 +90,52 @@ def product_keywords(
     Returns
     -------
     tuple of HeaderCard
-        Non-finite figures are written as the string 'NaN', as LCO does.
+        Comments from `lco_core.keyword_table.PRODUCT_KEYWORDS`. A non-finite figure (no
+        zero point, no FWHM) has no card: FITS has no NaN. L1STATZP says whether the zero
+        point was fitted (1) or not (0, its comment says why).
     """
     cards: list[HeaderCard] = [
-        HeaderCard("PIPEVER", version("lco-stages"), "lco-reduce version"),
-        HeaderCard("RLEVEL", reduction_level, "Reduction level"),
-        HeaderCard(
-            "DATE", now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"), "[UTC] Date this file was written"
-        ),
+        *describing_cards(frame, unit=data_unit(frame), reduction_level=reduction_level),
+        *keyword_cards([("DATE", now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))]),
     ]
     for step in frame.history:
-        diagnostics = step.diagnostics
+        diagnostics = dict(step.diagnostics)
         if step.stage == "subtract_overscan":
-            for key, value in diagnostics.items():
-                if key.startswith("overscan_amp"):
-                    cards.append(
-                        HeaderCard(
-                            f"OVERSCN{key.removeprefix('overscan_amp')}",
-                            _value(value),
-                            "[ADU] Overscan level",
-                        )
-                    )
-            cards.append(HeaderCard("L1STATOV", 1, "Status flag for overscan correction"))
+            cards += keyword_cards(
+                (f"OVERSCN{key.removeprefix('overscan_amp')}", value)
+                for key, value in diagnostics.items()
+                if key.startswith("overscan_amp")
+            )
+            cards += keyword_cards([("L1STATOV", 1)])
         elif step.stage == "correct_crosstalk":
-            cards.append(
-                HeaderCard("L1STATCT", 1 if diagnostics.get("applied") else 0, "Status flag for crosstalk")
-            )
+            cards += keyword_cards([("L1STATCT", 1 if diagnostics.get("applied") else 0)])
         elif step.stage == "trim":
-            cards.append(HeaderCard("L1STATTR", 1, "Status flag for trimming"))
+            cards += keyword_cards([("L1STATTR", 1)])
         elif step.stage == "apply_bad_pixel_mask":
-            cards.append(HeaderCard("L1IDMASK", step.masters[0], "ID of mask file used"))
+            cards += keyword_cards([("L1IDMASK", step.masters[0])])
         elif step.stage == "subtract_bias":
-            cards += [
-                HeaderCard("L1IDBIAS", step.masters[0], "ID of bias frame"),
-                HeaderCard("L1STATBI", 1, "Status flag for bias correction"),
-                HeaderCard("BIASLVL", _value(diagnostics["BIASLVL"]), "[e-] Bias level per read removed"),
-            ]
+            cards += keyword_cards(
+                [("L1IDBIAS", step.masters[0]), ("L1STATBI", 1), ("BIASLVL", diagnostics["BIASLVL"])]
+            )
         elif step.stage == "subtract_dark":
-            cards += [
-                HeaderCard("L1IDDARK", step.masters[0], "ID of dark frame"),
-                HeaderCard("L1STATDA", 1, "Status flag for dark correction"),
-                HeaderCard(
-                    "DRKTSCAL",
-                    _value(diagnostics["DRKTSCAL"]),
-                    "[s] Dark scale: EXPTIME x temperature term",
-                ),
-            ]
+            cards += keyword_cards(
+                [("L1IDDARK", step.masters[0]), ("L1STATDA", 1), ("DRKTSCAL", diagnostics["DRKTSCAL"])]
+            )
         elif step.stage == "divide_flat":
-            cards += [
-                HeaderCard("L1IDFLAT", step.masters[0], "ID of flat frame"),
-                HeaderCard("L1STATFL", 1, "Status flag for flat correction"),
-            ]
+            cards += keyword_cards([("L1IDFLAT", step.masters[0]), ("L1STATFL", 1)])
         elif step.stage == "subtract_bias_level":
-            cards.append(
-                HeaderCard("BIASLVL", _value(diagnostics["BIASLVL"]), "[e-] Bias level per read removed")
-            )
-        elif step.stage == "normalise_flat":
-            cards.append(
-                HeaderCard("FLATLVL", _value(diagnostics["FLATLVL"]), "[e-] Flat normalisation level")
-            )
+            cards += keyword_cards([("BIASLVL", diagnostics["BIASLVL"])])
+        elif step.stage == NORMALISE_STAGE:
+            cards += keyword_cards([("FLATLVL", diagnostics["FLATLVL"])])
         elif step.stage == "detect_sources":
-            cards += [
-                HeaderCard(key, _value(diagnostics[key]), comment) for key, comment in _IMAGE_QUALITY.items()
-            ]
+            cards += keyword_cards((key, diagnostics[key]) for key in _IMAGE_QUALITY)
         elif step.stage == "calibrate_photometry":
-            cards += [
-                HeaderCard(key, _value(diagnostics[key]), comment)
-                for key, comment in _PHOTOMETRY.items()
-                if key in diagnostics
-            ]
+            cards += _photometry_cards(diagnostics)
     if frame.wcs is not None:
         solution = frame.wcs
-        cards += [
-            HeaderCard("WCSERR", solution.wcserr, "WCS fit status: 0 solved, 4 failed"),
-            HeaderCard("WCSRMS", _value(solution.rms_arcsec), "[arcsec] rms of astrometric fit residuals"),
-            HeaderCard("WCSMATCH", solution.n_matched, "Number of stars in the astrometric fit"),
-        ]
+        cards += keyword_cards(
+            [("WCSERR", solution.wcserr), ("WCSRMS", solution.rms_arcsec), ("WCSMATCH", solution.n_matched)]
+        )
         if solution.reason:
-            cards.append(HeaderCard("WCSREASN", solution.reason[:68], "Why the WCS was not solved"))
+            cards += keyword_cards([("WCSREASN", solution.reason[:68])])
     return tuple(cards)

@@ -14,41 +14,47 @@ from lco_core.header import Header, HeaderCard
 from lco_core.io._fits import open_fits, read_data, to_fits_header, to_header
 from lco_core.io.meta import HeaderReader
 from lco_core.io.products import read_product, write_atomically, write_product
+from lco_core.keyword_table import describing_cards, keyword_cards
 from lco_core.master import BadPixelMask, Master, MasterKind
 
+#: BUNIT of each kind of master: a bias is electrons per read, a dark electrons per second, a
+#: flat a response relative to its normalisation level (dimensionless, written ``''``).
+MASTER_UNITS = {MasterKind.BIAS: "electron", MasterKind.DARK: "electron/s", MasterKind.SKYFLAT: ""}
 
-def _master_cards(master: Master) -> list[HeaderCard]:
+
+def _master_cards(master: Master) -> tuple[HeaderCard, ...]:
     meta = master.frame.meta
-    cards = [
-        HeaderCard("ISMASTER", True, "Is this a master calibration frame"),
-        HeaderCard("OBSTYPE", master.kind.obstype.value, "Observation type"),
-        HeaderCard(
-            "DATE-OBS", meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3], "[UTC] Mean start of the inputs"
-        ),
-        HeaderCard("DAY-OBS", f"{meta.day_obs:%Y%m%d}", "Latest DAY-OBS of the inputs"),
-        HeaderCard("NINPUTS", len(master.inputs), "Number of frames combined"),
+    kind = master.kind
+    items: list[tuple[str, object]] = [
+        ("ISMASTER", True),
+        ("OBSTYPE", kind.obstype.value),
+        ("DATE-OBS", meta.date_obs.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3]),
+        ("DAY-OBS", f"{meta.day_obs:%Y%m%d}"),
+        ("NINPUTS", len(master.inputs)),
+        *((f"IMCOM{n:03d}", name) for n, name in enumerate(master.inputs, 1)),
     ]
-    cards += [HeaderCard(f"IMCOM{n:03d}", name, "Frame combined") for n, name in enumerate(master.inputs, 1)]
-    if master.kind is MasterKind.BIAS:
-        cards.append(HeaderCard("BIASLVL", master.bias_level, "[e-] Mean bias level per read removed"))
-    if master.kind is MasterKind.DARK:
+    if kind is MasterKind.BIAS:
+        items.append(("BIASLVL", master.bias_level))
+    if kind is MasterKind.DARK:
         if master.temperature is not None:
-            cards.append(HeaderCard("CCDATEMP", master.temperature, "[deg C] Mean CCD temperature of inputs"))
-        cards.append(
-            HeaderCard("DRKTCOEF", master.dark_temperature_coefficient, "[1/K] Dark temperature coefficient")
-        )
-        cards.append(HeaderCard("BUNIT", "electron/s", "Units of the data"))
-    if master.kind is MasterKind.SKYFLAT and master.flat_level is not None:
-        cards.append(HeaderCard("FLATLVL", master.flat_level, "[e-] Mean normalisation of inputs"))
-    return cards
+            items.append(("CCDATEMP", master.temperature))
+        items.append(("DRKTCOEF", master.dark_temperature_coefficient))
+    if kind is MasterKind.SKYFLAT and master.flat_level is not None:
+        items.append(("FLATLVL", master.flat_level))
+    # The master's own file name is its ORIGNAME: it has no raw file, and the template's would
+    # name one of its inputs.
+    return (*describing_cards(master.frame, unit=MASTER_UNITS[kind]), *keyword_cards(items))
 
 
 def write_master(path: str | os.PathLike[str], master: Master) -> Path:
     """Write a master as a product (SCI, BPM, ERR) with ISMASTER, its inputs and its levels.
 
     The SCI header gets ISMASTER = T, OBSTYPE, DATE-OBS (mean of the inputs), DAY-OBS,
-    NINPUTS and IMCOM001... (the inputs), and BIASLVL (bias), CCDATEMP, DRKTCOEF and
-    BUNIT = 'electron/s' (dark) or FLATLVL (flat).
+    NINPUTS and IMCOM001... (the inputs), and BIASLVL (bias), CCDATEMP and DRKTCOEF (dark)
+    or FLATLVL (flat); and, replacing the template frame's raw cards, what its pixels are
+    (`lco_core.keyword_table.describing_cards`): BUNIT from `MASTER_UNITS`, GAIN = 1.0,
+    SATURATE, MAXLIN and RDNOISE of the detector in electrons, PIPEVER, RLEVEL and ORIGNAME
+    (the master's own file name). Comments come from `lco_core.keyword_table.PRODUCT_KEYWORDS`.
 
     Parameters
     ----------
