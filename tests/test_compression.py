@@ -224,6 +224,7 @@ def test_a_night_writes_compressed_products_that_match_the_plain_ones(
             good = plain["BPM"].data == 0
             with fits.open(repacked) as packed:
                 assert [hdu.name for hdu in packed] == ["PRIMARY", "SCI", "CAT", "BPM", "ERR"]
+                assert packed["ERR"].header["BUNIT"] == packed["SCI"].header["BUNIT"] == "electron"
                 assert np.all(np.abs(packed["SCI"].data - plain["SCI"].data)[good] <= 0.01 * error[good])
                 assert np.all(np.abs(packed["ERR"].data - error)[good] <= 0.01 * error[good])
                 np.testing.assert_array_equal(packed["BPM"].data, plain["BPM"].data)

@@ -154,7 +154,12 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     table.add_column("type")
     for status in ("ok", "failed", "skipped"):
         table.add_column(status, justify="right")
-    counts = Counter((frame.obstype or "unreadable", frame.status) for frame in result.frames)
+    # A file with no OBSTYPE was either not understood (failed) or recognised as no raw frame
+    # at all, such as a catalogue (skipped).
+    counts = Counter(
+        (frame.obstype or ("unreadable" if frame.status == "failed" else "not a frame"), frame.status)
+        for frame in result.frames
+    )
     for obstype in sorted({o for o, _ in counts}):
         table.add_row(obstype, *(str(counts.get((obstype, s), 0)) for s in ("ok", "failed", "skipped")))
     console.print(table)

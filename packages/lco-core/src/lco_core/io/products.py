@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, cast
@@ -13,6 +14,7 @@ import attrs
 import numpy as np
 from astropy.io import fits
 from astropy.table import Table
+from astropy.units import UnitsWarning
 
 from lco_core.atomic import atomic_output
 from lco_core.errors import FitsReadError, ProductWriteError
@@ -149,10 +151,18 @@ def write_product(
     science = fits.ImageHDU(np.asarray(frame.data, dtype=np.float32), to_fits_header(header), name="SCI")
     hdus: list[fits.hdu.base.ExtensionHDU] = [science]
     if catalog is not None:
-        hdus.append(fits.table_to_hdu(catalog, character_as_bytes=False))
+        with warnings.catch_warnings():
+            # 'electron' is the CAT's true unit though the FITS standard lists no such unit.
+            warnings.simplefilter("ignore", UnitsWarning)
+            hdus.append(fits.table_to_hdu(catalog, character_as_bytes=False))
         hdus[-1].name = "CAT"
     hdus.append(fits.ImageHDU(np.asarray(frame.mask, dtype=np.uint8), name="BPM"))
-    hdus.append(fits.ImageHDU(np.asarray(frame.uncertainty, dtype=np.float32), name="ERR"))
+    # ERR is in SCI's units: the unit is said where SCI says it.
+    unit = header.get("BUNIT")
+    error_header = fits.Header()
+    if unit is not None:
+        error_header["BUNIT"] = (unit, "Units of the 1-sigma uncertainty")
+    hdus.append(fits.ImageHDU(np.asarray(frame.uncertainty, dtype=np.float32), error_header, name="ERR"))
     hdul = fits.HDUList([fits.PrimaryHDU(), *hdus])
     write_atomically(hdul, target)
     return target
@@ -223,7 +233,9 @@ def read_product(path: str | os.PathLike[str]) -> Product:
             history=_history_from(header),
             header=_passthrough(header),
         )
-        catalog = Table.read(hdul["CAT"]) if "CAT" in names else None
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", UnitsWarning)  # 'electron' (see write_product)
+            catalog = Table.read(hdul["CAT"]) if "CAT" in names else None
     if catalog is not None:
         frame = attrs.evolve(frame, sources=SourceCatalog.from_table(catalog))
     wcs = _wcs_from(frame.header, name)
