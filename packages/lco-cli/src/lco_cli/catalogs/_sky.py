@@ -1,9 +1,10 @@
-"""Spherical geometry on catalogue positions: angular separation, cones, proper motion (numpy only)."""
+"""Spherical geometry on catalogue positions: angular separation (astropy's), cones, proper motion."""
 
 from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from astropy.coordinates import angular_separation as astropy_separation
 
 from lco_core._arrays import Float64Array
 
@@ -16,17 +17,13 @@ def angular_separation(
 ) -> Float64Array:
     """Great-circle distance between points, deg (all inputs in deg, broadcast together).
 
-    Vincenty's formula: accurate at every separation, unlike the arccos of a dot product,
-    which loses all precision below an arcsecond.
+    astropy's Vincenty formula: accurate at every separation, unlike the arccos of a dot
+    product, which loses all precision below an arcsecond.
     """
     lon1, lat1, lon2, lat2 = (np.radians(np.asarray(v, dtype=np.float64)) for v in (ra1, dec1, ra2, dec2))
-    dlon = lon2 - lon1
-    sin_lat1, cos_lat1 = np.sin(lat1), np.cos(lat1)
-    sin_lat2, cos_lat2 = np.sin(lat2), np.cos(lat2)
-    num1 = cos_lat2 * np.sin(dlon)
-    num2 = cos_lat1 * sin_lat2 - sin_lat1 * cos_lat2 * np.cos(dlon)
-    denominator = sin_lat1 * sin_lat2 + cos_lat1 * cos_lat2 * np.cos(dlon)
-    separation: Float64Array = np.degrees(np.arctan2(np.hypot(num1, num2), denominator))
+    separation: Float64Array = np.degrees(
+        np.asarray(astropy_separation(lon1, lat1, lon2, lat2), dtype=np.float64)
+    )
     return separation
 
 

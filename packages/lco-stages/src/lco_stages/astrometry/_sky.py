@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import numpy as np
 import numpy.typing as npt
+from astropy.coordinates import angular_separation
+from astropy.coordinates import position_angle as astropy_position_angle
 
 from lco_core._arrays import Float64Array
 
@@ -73,26 +75,17 @@ def deproject(
 def separation(
     ra1: npt.ArrayLike, dec1: npt.ArrayLike, ra2: npt.ArrayLike, dec2: npt.ArrayLike
 ) -> Float64Array:
-    """Angular separation, deg (Vincenty's formula: accurate at every distance)."""
+    """Angular separation, deg (astropy's Vincenty formula: accurate at every distance)."""
     a1, d1, a2, d2 = (_radians(v) for v in (ra1, dec1, ra2, dec2))
-    d_alpha = a2 - a1
-    numerator = np.hypot(
-        np.cos(d2) * np.sin(d_alpha), np.cos(d1) * np.sin(d2) - np.sin(d1) * np.cos(d2) * np.cos(d_alpha)
-    )
-    denominator = np.sin(d1) * np.sin(d2) + np.cos(d1) * np.cos(d2) * np.cos(d_alpha)
-    result: Float64Array = np.degrees(np.arctan2(numerator, denominator))
+    result: Float64Array = np.degrees(np.asarray(angular_separation(a1, d1, a2, d2), dtype=np.float64))
     return result
 
 
 def position_angle(
     ra1: npt.ArrayLike, dec1: npt.ArrayLike, ra2: npt.ArrayLike, dec2: npt.ArrayLike
 ) -> Float64Array:
-    """Position angle of point 2 seen from point 1, deg, from north through east."""
+    """Position angle of point 2 seen from point 1, deg, from north through east, in (-180, 180]."""
     a1, d1, a2, d2 = (_radians(v) for v in (ra1, dec1, ra2, dec2))
-    d_alpha = a2 - a1
-    result: Float64Array = np.degrees(
-        np.arctan2(
-            np.sin(d_alpha) * np.cos(d2), np.cos(d1) * np.sin(d2) - np.sin(d1) * np.cos(d2) * np.cos(d_alpha)
-        )
-    )
+    angle = astropy_position_angle(a1, d1, a2, d2)  # radians in [0, 2 pi)
+    result: Float64Array = np.degrees(np.angle(np.exp(1j * np.asarray(angle, dtype=np.float64))))
     return result
