@@ -1,4 +1,4 @@
-"""The layer rules of DESIGN.md section 2, enforced by parsing every import."""
+"""The layer rules of docs/architecture.rst ("Packages and the dependency rule"), enforced by parsing every import."""
 
 from __future__ import annotations
 

@@ -46,7 +46,7 @@ def _frame(readouts: tuple[npt.NDArray[np.floating], ...], camera: Camera) -> Fr
 def _encoded_readouts(camera: Camera) -> tuple[npt.NDArray[np.float64], ...]:
     """Each readout pixel holds the detector (x, y) where its binned pixel starts: 10000 y + x.
 
-    Computed straight from the section arithmetic of DESIGN.md section 6, independently of the
+    Computed straight from the section arithmetic of docs/architecture.rst ("Instruments"), independently of the
     mosaic code.
     """
     readouts = []

@@ -70,7 +70,7 @@ def test_generated_fa05_table_is_the_literal_one_of_the_real_headers() -> None:
 def test_full_frame_table_covers_the_published_quadrants_in_fa05_order() -> None:
     layout = sinistro_layout(amp_size=2048, central=False)
     detsecs = [a.detsec for a in layout.amplifiers]
-    # DESIGN.md's full-frame list, which numbers the amplifiers from the bottom-left ...
+    # the full-frame list of LCO's Sinistro headers, which numbers the amplifiers from the bottom-left ...
     assert set(detsecs) == {
         "[1:2048,1:2048]",
         "[4096:2049,1:2048]",
@@ -115,7 +115,7 @@ def test_cut_puts_each_pixel_where_the_section_formula_says(layout: DetectorLayo
         ax1, ax2, ay1, ay2 = parse_section(amp.datasec)
         sx, sy = (1 if dx2 >= dx1 else -1), (1 if dy2 >= dy1 else -1)
         data_y, data_x = np.mgrid[ay1 : ay2 + 1, ax1 : ax2 + 1]
-        # DESIGN.md section 6: det = det0 + s x (data - data0) x bin, covering bin pixels along s.
+        # docs/architecture.rst ("Instruments"): det = det0 + s x (data - data0) x bin, covering bin pixels along s.
         det_x = dx1 + sx * (data_x - ax1) * bx
         det_y = dy1 + sy * (data_y - ay1) * by
         column = (np.minimum(det_x, det_x + sx * (bx - 1)) - x0) // bx

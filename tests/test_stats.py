@@ -1,4 +1,4 @@
-"""Robust statistics: the known answers of DESIGN.md section 5, masks, axes and iteration."""
+"""Robust statistics: the known answers of docs/architecture.rst ("Robust statistics"), masks, axes and iteration."""
 
 from __future__ import annotations
 

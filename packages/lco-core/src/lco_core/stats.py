@@ -1,6 +1,6 @@
 """Robust statistics: median, robust standard deviation, sigma-clipped mean, and stacking.
 
-The semantics are exact and shared by every caller (DESIGN.md section 5):
+The semantics are exact and shared by every caller (docs/architecture.rst, "Robust statistics"):
 
 * ``robust_std = 1.4826 x MAD`` (median absolute deviation from the median);
 * ``sigma_clipped_mean`` rejects ``|x - median| > nsigma x robust_std`` (strictly greater) and

@@ -52,9 +52,9 @@ FA05_CENTRAL_2K_2X2: tuple[tuple[str, str, str], ...] = (
 )
 
 #: Where each Sinistro amplifier sits, read off `FA05_CENTRAL_2K_2X2`: (quadrant column,
-#: quadrant row, x reversed, y reversed), quadrant (0, 0) at the detector origin. DESIGN.md's
-#: full-frame list numbers the same four quadrants differently (its first is our amplifier 2);
-#: the real file's headers are the authority here.
+#: quadrant row, x reversed, y reversed), quadrant (0, 0) at the detector origin. A full-frame
+#: list that starts from the detector origin numbers the same four quadrants differently (its
+#: first is our amplifier 2); the real file's headers are the authority here.
 SINISTRO_QUADRANTS: dict[int, tuple[int, int, bool, bool]] = {
     1: (0, 1, False, True),
     2: (0, 0, False, False),
