@@ -16,6 +16,10 @@ from lco_core.section import Binning, Section
 FloatCube = npt.NDArray[np.float32]
 
 
+#: The noise amplitudes a stack is drawn with: none (every value tied), small, moderate, large.
+NOISE_SCALES = (0.0, 0.5, 3.0, 50.0)
+
+
 @st.composite
 def stacks(
     draw: st.DrawFn,
@@ -24,10 +28,13 @@ def stacks(
     max_frames: int = 12,
     max_side: int = 9,
     scale: float = 1e3,
+    non_finite: bool = False,
 ) -> FloatCube:
     """(N, H, W) float32 stacks: a per-pixel level plus noise, sometimes with repeated values.
 
-    Values are drawn on a grid of 1/8 so ties (which make the MAD zero) happen often.
+    Every value is drawn by hypothesis (`hypothesis.extra.numpy.arrays`), so a failing stack
+    shrinks to a small, simple one. Values lie on a grid of 1/8 so ties (which make the MAD
+    zero) happen often.
 
     Parameters
     ----------
@@ -39,6 +46,8 @@ def stacks(
         Largest H and W.
     scale : float
         Range of the per-pixel levels, +/- ``scale``.
+    non_finite : bool
+        Also put NaN and infinities among the values.
 
     Returns
     -------
@@ -47,12 +56,31 @@ def stacks(
     n = draw(st.integers(min_frames, max_frames))
     ny = draw(st.integers(1, max_side))
     nx = draw(st.integers(1, max_side))
-    seed = draw(st.integers(0, 2**32 - 1))
-    rng = np.random.default_rng(seed)
-    level = rng.uniform(-scale, scale, size=(1, ny, nx))
-    noise = rng.normal(0.0, draw(st.sampled_from([0.0, 0.5, 3.0, 50.0])), size=(n, ny, nx))
-    cube = np.round((level + noise) * 8) / 8
+    steps = int(8 * scale)
+    level = draw(hnp.arrays(np.float64, (1, ny, nx), elements=st.integers(-steps, steps).map(float)))
+    noise = draw(hnp.arrays(np.float64, (n, ny, nx), elements=st.floats(-4.0, 4.0, allow_nan=False)))
+    cube = np.round(level + noise * draw(st.sampled_from(NOISE_SCALES)) * 8) / 8
+    if non_finite:
+        special = draw(
+            hnp.arrays(np.float64, (n, ny, nx), elements=st.sampled_from([0.0, np.nan, np.inf, -np.inf]))
+        )
+        cube = np.where(special == 0.0, cube, special)
     return cube.astype(np.float32)
+
+
+def masks_like(cube: FloatCube) -> st.SearchStrategy[npt.NDArray[np.bool_]]:
+    """Boolean masks shaped like ``cube``, every value drawn by hypothesis.
+
+    Parameters
+    ----------
+    cube : ndarray
+        The stack to mask.
+
+    Returns
+    -------
+    hypothesis.strategies.SearchStrategy
+    """
+    return hnp.arrays(np.bool_, cube.shape)
 
 
 def masks_for(cube: FloatCube, *, density: float = 0.2, seed: int = 0) -> npt.NDArray[np.bool_]:

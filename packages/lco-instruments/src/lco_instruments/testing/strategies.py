@@ -35,14 +35,14 @@ def cameras(draw: st.DrawFn, *, max_side: int = 9, with_overscan: bool | None = 
     height = draw(st.integers(1, max_side))
     origin_x = draw(st.integers(0, 3)) * binning.x + 1
     origin_y = draw(st.integers(0, 3)) * binning.y + 1
+    # Half the cameras read every amplifier out alike (prescan, overscan, parallel rows), as
+    # real multi-amplifier cameras do; the others draw each readout on its own.
+    alike = draw(st.booleans())
+    readout = _readout(draw, with_overscan)
     amplifiers = []
     for number in range(columns * rows):
         column, row = number % columns, number // columns
-        prescan = draw(st.integers(0, 2))
-        overscan = (
-            draw(st.integers(1, 4)) if with_overscan or (with_overscan is None and draw(st.booleans())) else 0
-        )
-        parallel = draw(st.integers(0, 2))
+        prescan, overscan, parallel = readout if alike else _readout(draw, with_overscan)
         x0 = origin_x + column * width * binning.x
         y0 = origin_y + row * height * binning.y
         detector = Section(x0, x0 + width * binning.x - 1, y0, y0 + height * binning.y - 1).oriented(
@@ -71,6 +71,30 @@ def cameras(draw: st.DrawFn, *, max_side: int = 9, with_overscan: bool | None = 
         binning=binning,
         configuration_mode="full_frame",
         amplifiers=tuple(amplifiers),
-        crosstalk=tuple(tuple(0.0 for _ in amplifiers) for _ in amplifiers),
+        # Crosstalk mixes readouts pixel for pixel, so a camera has it only where every
+        # readout has the same shape (as every Sinistro's does).
+        crosstalk=draw(_crosstalk(len(amplifiers)))
+        if len({amp.readout_shape for amp in amplifiers}) == 1
+        else tuple(tuple(0.0 for _ in amplifiers) for _ in amplifiers),
         trim_section=trim,
     )
+
+
+def _crosstalk(n_amplifiers: int) -> st.SearchStrategy[tuple[tuple[float, ...], ...]]:
+    """Crosstalk matrices: zero on the diagonal, each other coefficient zero or up to 2e-3 (real
+    Sinistro CRSTLKij are 5e-4 to 7e-4)."""
+    coefficient = st.one_of(st.just(0.0), st.floats(1e-6, 2e-3))
+    return st.tuples(
+        *(
+            st.tuples(*(st.just(0.0) if i == j else coefficient for j in range(n_amplifiers)))
+            for i in range(n_amplifiers)
+        )
+    )
+
+
+def _readout(draw: st.DrawFn, with_overscan: bool | None) -> tuple[int, int, int]:
+    """Prescan columns, overscan columns and parallel-overscan rows of one readout."""
+    prescan = draw(st.integers(0, 2))
+    has_overscan = with_overscan or (with_overscan is None and draw(st.booleans()))
+    overscan = draw(st.integers(1, 4)) if has_overscan else 0
+    return prescan, overscan, draw(st.integers(0, 2))
