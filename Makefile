@@ -9,13 +9,17 @@ STAMP := $(VENV)/.installed
 
 $(STAMP): $(foreach p,$(PACKAGES),$(p)/pyproject.toml) requirements-dev.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "lco-reduce needs Python >= 3.11")'
-	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/python || { echo "creating $(VENV) with $(PYTHON) ..."; $(PYTHON) -m venv $(VENV); }
+	@echo "installing the four lco-reduce packages (editable) and the test tools into $(VENV)" \
+		"(about a minute; pip's own output is kept quiet) ..."
 	$(BIN)/python -m pip install --quiet --upgrade pip
 	$(BIN)/python -m pip install --quiet -r requirements-dev.txt -e "packages/lco-core[testing]" \
 		$(foreach p,$(filter-out packages/lco-core,$(PACKAGES)),-e $(p))
-	touch $(STAMP)
+	@touch $(STAMP)
+	@echo "installed: $(BIN)/lco-reduce"
 
 install: $(STAMP)
+	@echo "$(VENV) is up to date ($(BIN)/lco-reduce --help lists the commands)"
 
 lint: $(STAMP)
 	$(BIN)/ruff check packages tests bench
@@ -39,6 +43,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/product_size.py
 
 demo: $(STAMP)
+	@echo "simulating a night into demo-night/raw and reducing it into demo-night/reduced (about half a minute) ..."
 	$(BIN)/lco-reduce demo --out demo-night
 
 # The documentation, built from scratch each time so every figure and example runs against the

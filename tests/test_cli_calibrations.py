@@ -45,6 +45,7 @@ def test_list_and_mark(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> No
 def test_marking_an_unknown_master_is_one_line_and_exit_2(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    _register(tmp_path)  # a library that exists, without that master
     assert main(["calibrations", "mark-bad", "nothing.fits", "--db", str(tmp_path)]) == 2
     error = capsys.readouterr().err
     assert error.startswith("lco-reduce: ")

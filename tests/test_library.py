@@ -23,6 +23,7 @@ from lco_cli.library import (
     SCHEMA_VERSION,
     CalibrationLibrary,
     LibraryError,
+    LibraryNotFoundError,
     MasterEntry,
     MasterKind,
     MasterNotFoundError,
@@ -584,3 +585,22 @@ def test_file_checksum_is_the_sha256_of_the_contents(tmp_path: Path) -> None:
     empty = tmp_path / "empty.fits"
     empty.write_bytes(b"")
     assert file_checksum(str(empty)) == hashlib.sha256(b"").hexdigest()
+
+
+def test_opening_without_create_makes_nothing(database_url: str) -> None:
+    """Issue 13: commands that only read a library never create one (the file, or the tables)."""
+    with pytest.raises(LibraryNotFoundError, match="no calibration library there"):
+        CalibrationLibrary(database_url, create=False)
+    engine = create_engine(database_url)
+    try:
+        # No table (SQLite: not even the file) was made by the refused open.
+        if engine.dialect.name == "sqlite":
+            assert not Path(str(engine.url.database)).exists()
+        else:
+            with engine.connect() as connection:
+                assert inspect(connection).get_table_names() == []
+    finally:
+        engine.dispose()
+    CalibrationLibrary(database_url).close()  # a run makes it
+    with CalibrationLibrary(database_url, create=False) as opened:
+        assert opened.masters() == ()

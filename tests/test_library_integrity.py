@@ -12,6 +12,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -262,8 +263,9 @@ def test_postgresql_timeouts_default_and_yield_to_the_url() -> None:
         "connect_timeout": "5"
     }
     for keyword in ("connect_timeout_s", "statement_timeout_s", "busy_timeout_s"):
+        timeout: dict[str, Any] = {keyword: -1}  # one timeout at a time, by name
         with pytest.raises(LibraryError, match=rf"^{keyword} -1 must be a finite number of seconds"):
-            CalibrationLibrary("postgresql://u:p@127.0.0.1:1/db", **{keyword: -1})
+            CalibrationLibrary("postgresql://u:p@127.0.0.1:1/db", **timeout)
 
 
 def test_a_postgresql_statement_waiting_on_a_lock_is_cancelled(tmp_path: Path) -> None:

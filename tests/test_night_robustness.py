@@ -482,8 +482,8 @@ def test_an_unreadable_folder_is_reported(
 def test_an_unexpected_error_is_logged_in_the_output_folder(
     small_night: Night, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capfd: pytest.CaptureFixture[str]
 ) -> None:
-    """Item 13: the details of an unexpected error go to a file of this run in OUT, not to a
-    fixed name in the temporary folder."""
+    """Item 13: the details of an unexpected error go to this run's log in OUT (issue 13: the
+    log replaces the separate error file), not to a fixed name in the temporary folder."""
 
     def broken(self: NightReduction, paths: Sequence[str | Path]) -> None:
         raise RuntimeError("a bug")
@@ -491,8 +491,10 @@ def test_an_unexpected_error_is_logged_in_the_output_folder(
     monkeypatch.setattr(NightReduction, "run", broken)
     out = tmp_path / "out"
     assert _run(small_night.folder, out, "--offline") == 2
-    (log,) = out.glob("lco-reduce-error-*.txt")
+    log = out / "lco-reduce.log"
+    assert "Traceback (most recent call last)" in log.read_text()
     assert "RuntimeError: a bug" in log.read_text()
+    assert not list(out.glob("lco-reduce-error-*.txt"))
     error = capfd.readouterr().err
-    assert str(log) in error
+    assert f"(details in {log})" in error
     assert "Traceback" not in error

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Sequence
-from importlib.metadata import version
 
 import click
 
+# The commands' modules import only click when the command line is built (the pipeline when a
+# command runs), so `lco-reduce --help` answers at once; tests/test_help_speed.py keeps it so.
 from lco_cli.commands.calibrations import calibrations
 from lco_cli.commands.demo import demo
 from lco_cli.commands.info import info
@@ -16,7 +17,7 @@ from lco_cli.errors import run_safely
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(version("lco-cli"), prog_name="lco-reduce")
+@click.version_option(package_name="lco-cli", prog_name="lco-reduce")
 def cli() -> None:
     """Reduce raw LCO imaging frames (bias, dark, flat, science) into science products.
 

@@ -29,6 +29,7 @@ from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
 from lco_cli.library import CalibrationLibrary, file_checksum
+from lco_cli.logs import log_outcome, log_unexpected
 from lco_cli.recognition import unreduced_obstype, unsupported_camera
 from lco_cli.results import FrameResult, one_line
 from lco_cli.runlock import hold_run_lock
@@ -171,18 +172,24 @@ def _group_key(entry: Entry, kind: MasterKind) -> tuple[object, ...]:
     )  # fmt: skip
 
 
-def describe_error(error: BaseException) -> str:
+def describe_error(error: BaseException, *, where: str = "") -> str:
     """One line for an error in the parent: a typed error's own message, else its kind and text.
+
+    Any other than a typed error is logged with its full traceback (`lco_cli.logs.log_unexpected`).
 
     Parameters
     ----------
     error : BaseException
         The error.
+    where : str
+        The frame it cost, when there is one, for the log.
 
     Returns
     -------
     str
     """
+    if not isinstance(error, LcoError):
+        log_unexpected(error, where)
     if isinstance(error, LcoError):
         return one_line(str(error))
     if isinstance(error, OSError) and error.strerror:
@@ -259,9 +266,10 @@ class NightReduction:
                     result,
                     status="failed",
                     reason=f"{Path(result.path).name}: {written}the outcome is not recorded in the "
-                    f"calibration library ({describe_error(error)}); a rerun redoes it",
+                    f"calibration library ({describe_error(error, where=result.path)}); a rerun redoes it",
                 )
         self.results[result.path] = result
+        log_outcome(phase, result)
         # The display is a courtesy: the outcome is already kept, so its failure loses nothing.
         with contextlib.suppress(Exception):
             self.progress(phase, result)
@@ -376,7 +384,7 @@ class NightReduction:
             try:
                 reason, status = self._refusal(entry, first_with_checksum, first_with_product)
             except Exception as error:  # one file's triage never stops the night
-                reason, status = describe_error(error), "failed"
+                reason, status = describe_error(error, where=str(entry.path)), "failed"
             if status == "done":
                 meta, path = entry.meta, str(entry.path)
                 previous = self.library.frame(path)
@@ -654,7 +662,7 @@ class NightReduction:
             try:
                 tasks.append(self._science_task(entry, now))
             except Exception as error:  # this frame's masters or mask: its own failure
-                self._fail("science", entry, describe_error(error))
+                self._fail("science", entry, describe_error(error, where=str(entry.path)))
         if self.options.thumbnails and tasks:
             # A folder that cannot be made: each frame then says its thumbnail was not written.
             with contextlib.suppress(OSError):

@@ -80,6 +80,10 @@ class FrameResult:
         The thumbnail PNG.
     seconds : float
         Time spent on the file.
+    traceback : str
+        The full traceback of an unexpected error ('' otherwise), for the log file
+        (`lco_cli.logs`), never in ``summary.json`` or on the terminal. A worker process
+        captures it, as its own log goes nowhere.
     """
 
     path: str
@@ -92,6 +96,7 @@ class FrameResult:
     figures: dict[str, ParamValue] = attrs.field(factory=dict)
     thumbnail: str | None = None
     seconds: float = 0.0
+    traceback: str = attrs.field(default="", repr=False)
 
     def to_json(self) -> dict[str, object]:
         """The record as ``summary.json`` holds it.

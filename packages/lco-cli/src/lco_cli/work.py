@@ -62,19 +62,24 @@ def _calibrations(bias: str | None, dark: str | None, flat: str | None, bpm: str
     )
 
 
-def _guarded(path: str, work: Callable[[], Result], failure: Callable[[str], Result]) -> Result:
-    """Run ``work``; a typed error or any other exception becomes ``failure(one_line_reason)``."""
+def _guarded(path: str, work: Callable[[], Result], failure: Callable[[str, str], Result]) -> Result:
+    """Run ``work``; a typed error or any other exception becomes ``failure(one_line_reason, details)``.
+
+    ``details`` is the full traceback of an unexpected error ('' for a typed one): this runs in
+    a worker process, whose own logging goes nowhere, so the parent logs it (`lco_cli.logs`).
+    """
     try:
         return work()
     except LcoError as error:
-        return failure(str(error).replace("\n", " "))
+        return failure(str(error).replace("\n", " "), "")
     except MemoryError:
-        return failure(f"{Path(path).name}: out of memory")
+        return failure(f"{Path(path).name}: out of memory", "")
     except Exception as error:  # a worker must report, never crash the night
         where = traceback.extract_tb(error.__traceback__)[-1]
         return failure(
             f"{Path(path).name}: internal error {type(error).__name__}: {error} "
-            f"({Path(where.filename).name}:{where.lineno})"
+            f"({Path(where.filename).name}:{where.lineno})",
+            traceback.format_exc(),
         )
 
 
@@ -260,9 +265,9 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
         )
         return CalibrationOutcome(result, assessment, target, camera)
 
-    def failure(reason: str) -> CalibrationOutcome:
+    def failure(reason: str, details: str) -> CalibrationOutcome:
         return CalibrationOutcome(
-            FrameResult(task.path, "failed", reason, seconds=time.perf_counter() - start)
+            FrameResult(task.path, "failed", reason, seconds=time.perf_counter() - start, traceback=details)
         )
 
     return _guarded(task.path, work, failure)
@@ -393,7 +398,9 @@ def reduce_science(task: ScienceTask) -> FrameResult:
             figures, thumbnail, time.perf_counter() - start,
         )  # fmt: skip
 
-    def failure(reason: str) -> FrameResult:
-        return FrameResult(task.path, "failed", reason, seconds=time.perf_counter() - start)
+    def failure(reason: str, details: str) -> FrameResult:
+        return FrameResult(
+            task.path, "failed", reason, seconds=time.perf_counter() - start, traceback=details
+        )
 
     return _guarded(task.path, work, failure)

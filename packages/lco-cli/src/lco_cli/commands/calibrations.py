@@ -3,15 +3,24 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
-from lco_cli.library import CalibrationLibrary, MasterKind
+if TYPE_CHECKING:
+    from lco_cli.library import CalibrationLibrary
+
+# Only click is imported when the command line is built, so that `--help` answers at once:
+# the library (SQLAlchemy) is imported when a command runs.
 
 DB_HELP = "calibration library: a SQLite file (default: ./calibrations.db) or a PostgreSQL URL"
 
+#: The kinds of master (`lco_core.master.MasterKind` values), spelled out so that building the
+#: command line imports nothing of the pipeline; a test keeps the two the same.
+MASTER_KINDS = ("bias", "dark", "skyflat")
 
-def open_library(db: str | None) -> CalibrationLibrary:
+
+def open_library(db: str | None, *, must_exist: bool = False) -> CalibrationLibrary:
     """The library a --db option names: a URL, a SQLite file path, or ./calibrations.db.
 
     Parameters
@@ -19,6 +28,9 @@ def open_library(db: str | None) -> CalibrationLibrary:
     db : str or None
         A URL (``postgresql://...``, ``sqlite:///...``), a SQLite file, a folder holding
         ``calibrations.db``, or None for ``./calibrations.db``.
+    must_exist : bool
+        For commands that only read or mark a library: open it only if it is there, and create
+        nothing (no folder, no file, no tables).
 
     Returns
     -------
@@ -26,17 +38,38 @@ def open_library(db: str | None) -> CalibrationLibrary:
 
     Raises
     ------
+    LibraryNotFoundError
+        ``must_exist`` and there is no library there; the message names ``db`` as given and
+        the run that would make it.
     LibraryError
         The database cannot be opened.
     """
+    from lco_cli.library import DEFAULT_DATABASE_NAME, CalibrationLibrary, LibraryNotFoundError
+
+    create = not must_exist
+    try:
+        if db is None:
+            return CalibrationLibrary.at(Path.cwd(), create=create)
+        if "://" in db:
+            return CalibrationLibrary(db, create=create)
+        path = Path(db)
+        if path.is_dir():
+            return CalibrationLibrary.at(path, create=create)
+        return CalibrationLibrary(f"sqlite:///{path.resolve()}", create=create)
+    except LibraryNotFoundError:
+        given = db if db is not None else f"./{DEFAULT_DATABASE_NAME}"
+        raise LibraryNotFoundError(given, _how_to_make(db, DEFAULT_DATABASE_NAME)) from None
+
+
+def _how_to_make(db: str | None, default_name: str) -> str:
+    """The run that makes the library ``--db db`` names: a folder is a run's --out, a file its --db."""
     if db is None:
-        return CalibrationLibrary.at(Path.cwd())
-    if "://" in db:
-        return CalibrationLibrary(db)
+        return "run `lco-reduce run ... --out .` first, or pass --db"
     path = Path(db)
-    if path.is_dir():
-        return CalibrationLibrary.at(path)
-    return CalibrationLibrary(f"sqlite:///{path.resolve()}")
+    if "://" in db or (path.suffix and path.name != default_name):
+        return f"run `lco-reduce run ... --db {db}` first"
+    folder = path.parent if path.name == default_name else path
+    return f"run `lco-reduce run ... --out {folder}` first"
 
 
 @click.group()
@@ -53,10 +86,12 @@ def calibrations() -> None:
 @calibrations.command("list")
 @click.option("--db", help=DB_HELP)
 @click.option("--camera", help="only this camera (INSTRUME, e.g. fa05)")
-@click.option("--kind", type=click.Choice([k.value for k in MasterKind]), help="only this kind of master")
+@click.option("--kind", type=click.Choice(MASTER_KINDS), help="only this kind of master")
 def list_masters(db: str | None, camera: str | None, kind: str | None) -> None:
     """Every master in the library, oldest first."""
-    with open_library(db) as library:
+    from lco_cli.library import MasterKind
+
+    with open_library(db, must_exist=True) as library:
         entries = library.masters(camera=camera, kind=MasterKind(kind) if kind else None)
     if not entries:
         click.echo("no masters")
@@ -76,7 +111,7 @@ def list_masters(db: str | None, camera: str | None, kind: str | None) -> None:
 
 def _mark(master: str, db: str | None, *, good: bool) -> None:
     key: str | int = int(master) if master.isdigit() else master
-    with open_library(db) as library:
+    with open_library(db, must_exist=True) as library:
         if isinstance(key, str) and "/" not in key:
             matches = [e for e in library.masters() if Path(e.path).name == key]
             key = matches[0].path if len(matches) == 1 else key

@@ -8,10 +8,7 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 
-from lco_cli.commands.run import reduce_night
-from lco_cli.demo import compare_with_truth, simulate_demo
 from lco_cli.errors import OK, SOME_FAILED
 
 
@@ -37,6 +34,12 @@ def demo(out: Path, workers: int | None, size: int, quiet: bool) -> int:
     Example:
       lco-reduce demo --out demo-night
     """
+    # Imported here, not when the command line is built, so that `--help` answers at once.
+    from rich.console import Console
+
+    from lco_cli.commands.run import reduce_night
+    from lco_cli.demo import compare_with_truth, simulate_demo
+
     # Piped to a file or a CI log, rich would wrap the tables at 80 columns.
     console = Console(width=None if sys.stdout.isatty() else 140)
     start = time.perf_counter()

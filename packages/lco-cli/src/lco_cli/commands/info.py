@@ -3,23 +3,17 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from lco_cli.commands.calibrations import DB_HELP, open_library
 from lco_cli.errors import OK, SOME_FAILED
-from lco_cli.library import CalibrationLibrary, MasterKind, MasterNotFoundError
-from lco_core.errors import LcoError
-from lco_core.io import read_raw
-from lco_core.meta import ObsType
-from lco_instruments.describe import camera_for
 
-NEEDS = {
-    ObsType.DARK: (MasterKind.BIAS,),
-    ObsType.SKYFLAT: (MasterKind.BIAS, MasterKind.DARK),
-    ObsType.EXPOSE: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
-    ObsType.STANDARD: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
-}
+if TYPE_CHECKING:
+    from lco_cli.library import CalibrationLibrary
+
+# The pipeline is imported when the command runs, not when the command line is built.
 
 
 def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
@@ -41,6 +35,18 @@ def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
     LcoError
         A file it cannot understand (unreadable, unknown camera, ...).
     """
+    from lco_cli.library import MasterNotFoundError
+    from lco_core.io import read_raw
+    from lco_core.master import MasterKind
+    from lco_core.meta import ObsType
+    from lco_instruments.describe import camera_for
+
+    needs = {
+        ObsType.DARK: (MasterKind.BIAS,),
+        ObsType.SKYFLAT: (MasterKind.BIAS, MasterKind.DARK),
+        ObsType.EXPOSE: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
+        ObsType.STANDARD: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
+    }
     raw = read_raw(path)
     meta = raw.meta
     camera = camera_for(raw)
@@ -69,7 +75,7 @@ def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
     if camera.fixes:
         lines.append(f"  fixes: {', '.join(camera.fixes)}")
     lines += [f"  {line}" for line in camera.provenance]
-    for kind in NEEDS.get(meta.obstype, ()):
+    for kind in needs.get(meta.obstype, ()):
         if library is None:
             lines.append(f"  master {kind.value}: (no calibration library given)")
             continue
@@ -97,7 +103,10 @@ def info(files: tuple[Path, ...], db: str | None) -> int:
     Example:
       lco-reduce info raw/cpt1m010-fa99-20260101-0042-e00.fits.fz --db reduced
     """
-    library = open_library(db) if db or (Path.cwd() / "calibrations.db").exists() else None
+    from lco_core.errors import LcoError
+
+    # A --db that names no library is a usage error, never an empty library made by mistake.
+    library = open_library(db, must_exist=True) if db or (Path.cwd() / "calibrations.db").exists() else None
     failed = False
     try:
         for path in files:

@@ -2,26 +2,27 @@
 
 from __future__ import annotations
 
+import sys
+import time
 import warnings
 from collections import Counter
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
-from astropy.utils.exceptions import AstropyWarning
-from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.table import Table
-from rich.text import Text
 
-from lco_cli.commands.calibrations import open_library
-from lco_cli.errors import OK, SOME_FAILED, set_error_log_folder
-from lco_cli.executors import make_executor
-from lco_cli.library import CalibrationLibrary
-from lco_cli.night import NightReduction, NightResult, RunOptions
-from lco_cli.report.html import write_report
-from lco_cli.results import FrameResult
-from lco_cli.summary import write_summary
-from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
+from lco_cli.errors import OK, SOME_FAILED, InputUsageError, set_error_log_folder
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+    from lco_cli.logs import RunLog
+    from lco_cli.night import NightResult
+    from lco_cli.results import FrameResult
+    from lco_stages.wcs import AstrometrySearch
+
+# The pipeline, rich and astropy are imported when a night is reduced, not when the command line
+# is built: `lco-reduce --help` and `lco-reduce run --help` answer at once.
 
 
 def reduce_night(
@@ -37,9 +38,11 @@ def reduce_night(
     quiet: bool = False,
     min_frames: int = 5,
     thumbnails: bool = True,
-    astrometry: AstrometrySearch = DEFAULT_SEARCH,
+    astrometry: AstrometrySearch | None = None,
     compress: bool = True,
     console: Console | None = None,
+    verbosity: int = 0,
+    log_file: Path | None = None,
 ) -> tuple[NightResult, int]:
     """Run a night (the ``run`` command's body, callable from Python and the demo).
 
@@ -62,17 +65,24 @@ def reduce_night(
     force : bool
         Reduce frames the library says are done.
     quiet : bool
-        No progress display.
+        No progress display and no closing table (each failure still has its line).
     min_frames : int
         Frames a master needs.
     thumbnails : bool
         Write thumbnails for the report.
-    astrometry : AstrometrySearch
-        How far astrometry searches from each header's pointing and orientation.
+    astrometry : AstrometrySearch, optional
+        How far astrometry searches from each header's pointing and orientation (default:
+        `lco_stages.wcs.DEFAULT_SEARCH`).
     compress : bool
         Write products and masters tile-compressed (``.fits.fz``); False: plain ``.fits``.
     console : rich.console.Console, optional
         Where progress and the summary go (default: stderr).
+    verbosity : int
+        Extra terminal lines (`lco_cli.logs.verbosity_level`): 1, each frame's outcome and the
+        timings; 2, the debugging lines too.
+    log_file : pathlib.Path, optional
+        The log (default ``OUT/lco-reduce.log``, appended to): every frame's outcome, the
+        timings and the full traceback of every unexpected error, the workers' included.
 
     Returns
     -------
@@ -85,15 +95,96 @@ def reduce_night(
     ------
     click.BadParameter
         A path does not exist.
+    InputUsageError
+        No FITS file under the paths: nothing is written, OUT is not even created.
+    LogFileError
+        The log file cannot be written.
     """
     for name in paths:
         if not Path(name).exists():
             raise click.BadParameter(f"{name}: no such file or folder", param_hint="PATH")
+    require_raw_files(paths, out)
+    out.mkdir(parents=True, exist_ok=True)
+    # An unexpected error's traceback goes to the log; if that cannot be written, beside the
+    # products in a file of its own.
+    set_error_log_folder(out)
+    from lco_cli.logs import LOG_NAME, log_to_file
+
+    with log_to_file(log_file if log_file is not None else out / LOG_NAME, command=" ".join(sys.argv)) as log:
+        return _reduce_night(
+            paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
+            force=force, quiet=quiet, min_frames=min_frames, thumbnails=thumbnails, astrometry=astrometry,
+            compress=compress, console=console, verbosity=verbosity, log=log,
+        )  # fmt: skip
+
+
+def require_raw_files(paths: tuple[str, ...], out: Path) -> None:
+    """Refuse a night with nothing to reduce before anything is written.
+
+    Parameters
+    ----------
+    paths : tuple of str
+        Raw files or folders, as given.
+    out : pathlib.Path
+        The output folder (its files are never inputs).
+
+    Raises
+    ------
+    InputUsageError
+        No file under ``paths`` has a raw frame's name (and none is named directly), nor is
+        there anything to report (another run's output, a folder that cannot be read).
+    """
+    from lco_cli.discovery import RAW_SUFFIXES, find_raw_files
+
+    found = find_raw_files(paths, exclude=[out])
+    if found.files or found.skipped or found.problems:
+        return
+    shown = ", ".join(paths[:3]) + (f" and {len(paths) - 3} more" if len(paths) > 3 else "")
+    suffixes = "/".join(RAW_SUFFIXES)
+    raise InputUsageError(
+        f"no FITS files under {shown}: nothing matching {suffixes} was found there "
+        f"(nothing was written to {out})"
+    )
+
+
+def _reduce_night(
+    paths: tuple[str, ...],
+    *,
+    out: Path,
+    db: str | None,
+    catalog: Path | None,
+    offline: bool,
+    workers: int | None,
+    scheduler: str | None,
+    force: bool,
+    quiet: bool,
+    min_frames: int,
+    thumbnails: bool,
+    astrometry: AstrometrySearch | None,
+    compress: bool,
+    console: Console | None,
+    verbosity: int,
+    log: RunLog,
+) -> tuple[NightResult, int]:
+    """`reduce_night`'s body, with its log file open."""
+    from astropy.utils.exceptions import AstropyWarning
+    from rich.console import Console
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.text import Text
+
+    from lco_cli.commands.calibrations import open_library
+    from lco_cli.executors import make_executor
+    from lco_cli.library import CalibrationLibrary
+    from lco_cli.logs import LOGGER, log_to_terminal
+    from lco_cli.night import NightReduction, RunOptions
+    from lco_cli.report.html import write_report
+    from lco_cli.summary import write_summary
+    from lco_stages.wcs import DEFAULT_SEARCH
+
+    astrometry = astrometry or DEFAULT_SEARCH
     # --quiet hides the progress and the closing table, never the one-line failures.
     console = console or Console(stderr=True)
-    out.mkdir(parents=True, exist_ok=True)
-    # An unexpected error's details go beside this run's products, in a file of its own.
-    set_error_log_folder(out)
+    clock = time.perf_counter()
     library = open_library(db) if db else CalibrationLibrary.at(out)
     options = RunOptions(
         out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
@@ -120,11 +211,19 @@ def reduce_night(
             line = Text.assemble(("failed", "red"), f" {Path(result.path).name}: {result.reason}")
             progress.console.print(line, highlight=False, soft_wrap=True)
 
+    def print_line(line: str) -> None:
+        progress.console.print(Text(line), highlight=False, soft_wrap=True)
+
+    LOGGER.debug(
+        "options: out %s, library %s, workers %d%s, log %s", out, library, executor.workers,
+        f", scheduler {scheduler}" if scheduler else "", log.path,
+    )  # fmt: skip
     try:
-        with progress, warnings.catch_warnings():
+        with progress, warnings.catch_warnings(), log_to_terminal(print_line, verbosity):
             # astropy's warnings about odd headers are about files whose outcome is reported.
             warnings.simplefilter("ignore", AstropyWarning)
             result = NightReduction(options, library, executor, on_frame, on_total).run(paths)
+            _log_timings(result, time.perf_counter() - clock)
     finally:
         executor.close()
         library.close()
@@ -142,12 +241,35 @@ def reduce_night(
         },
     )  # fmt: skip
     report = write_report(result, out / "report.html", thumbnails_dir=out / "thumbnails")
+    LOGGER.info("summary %s; report %s", summary, report)
     if not quiet:
         _print_summary(console, result, summary, report)
+    if log.tracebacks:
+        # Even with --quiet: the one place that says where a bug's traceback is.
+        plural = "s" if log.tracebacks > 1 else ""
+        console.print(
+            f"{log.tracebacks} unexpected error{plural}: traceback{plural} in {log.path}",
+            highlight=False, markup=False, soft_wrap=True,
+        )  # fmt: skip
     return result, SOME_FAILED if result.failed else OK
 
 
+def _log_timings(result: NightResult, seconds: float) -> None:
+    """The night's counts and where its time went, into the log (and on the terminal with -v)."""
+    from lco_cli.logs import LOGGER
+
+    counts = Counter(frame.status for frame in result.frames)
+    phases = ", ".join(f"{phase} {spent:.1f} s" for phase, spent in result.phases.items())
+    LOGGER.info(
+        "finished %d files (%s) in %.1f s; %d masters; phases: %s",
+        len(result.frames), ", ".join(f"{n} {status}" for status, n in sorted(counts.items())) or "none",
+        seconds, len(result.masters), phases or "none",
+    )  # fmt: skip
+
+
 def _print_summary(console: Console, result: NightResult, summary: Path, report: Path) -> None:
+    from rich.table import Table
+
     table = Table(
         title=f"{len(result.frames)} files in {(result.finished - result.started).total_seconds():.0f} s"
     )
@@ -225,12 +347,27 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     is_flag=True,
     help="write plain .fits products and masters (default: tile-compressed .fits.fz, as LCO ships them)",
 )
-@click.option("--quiet", is_flag=True, help="no progress, only the one-line errors")
+@click.option(
+    "-q", "--quiet", is_flag=True, help="no progress and no closing table; each failure still has its line"
+)
+@click.option(
+    "-v",
+    "--verbose",
+    "verbosity",
+    count=True,
+    help="more lines on the terminal: -v each frame's outcome and the timings, -vv debugging lines too",
+)
+@click.option(
+    "--log-file",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="append the run's log here: every frame's outcome, timings, full tracebacks "
+    "(default: OUT/lco-reduce.log)",
+)
 def run(
     paths: tuple[str, ...], out: Path, db: str | None, catalog: Path | None, offline: bool,
     workers: int | None, scheduler: str | None, force: bool, min_frames: int, astrometry_radius: float,
     astrometry_rotation: float, astrometry_scale: float, astrometry_no_mirror: bool, no_compress: bool,
-    quiet: bool,
+    quiet: bool, verbosity: int, log_file: Path | None,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
 
@@ -239,7 +376,9 @@ def run(
     solved astrometrically and photometrically, and written as ...-e91.fits.fz: tile-compressed like
     LCO's own products, SCI and ERR quantised to within 1% of each pixel's ERR, BPM lossless
     (--no-compress: plain ...-e91.fits). Exits 0 when every
-    frame succeeded, 1 when some failed (the others are still done), 2 on a usage error.
+    frame succeeded, 1 when some failed (the others are still done), 2 on a usage error
+    (no FITS file under PATHS: nothing is written). The log, OUT/lco-reduce.log (--log-file),
+    keeps every frame's outcome, the timings and the full traceback of any unexpected error.
 
     \b
     Astrometry starts from each header's pointing and orientation (else the camera's known
@@ -250,6 +389,8 @@ def run(
     Example:
       lco-reduce run /data/lco/20260101 --out reduced --catalog refcat.ecsv --offline
     """
+    from lco_stages.wcs import AstrometrySearch
+
     astrometry = AstrometrySearch(
         radius_arcmin=astrometry_radius, max_rotation_deg=astrometry_rotation,
         allow_mirror=not astrometry_no_mirror, scale_tolerance=astrometry_scale,
@@ -257,5 +398,6 @@ def run(
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
         force=force, quiet=quiet, min_frames=min_frames, astrometry=astrometry, compress=not no_compress,
+        verbosity=verbosity, log_file=log_file,
     )  # fmt: skip
     return code

@@ -7,7 +7,8 @@ matches the one closest in time to the frame's DATE-OBS wins (DESIGN.md section 
 ``CalibrationLibrary.at(folder)`` keeps a SQLite file ``folder/calibrations.db`` (WAL mode, safe
 for several processes on one machine). ``CalibrationLibrary(url)`` opens any SQLAlchemy URL of
 SQLite or PostgreSQL, e.g. ``postgresql://user:password@host:5432/database`` (psycopg 3); the
-tables are created on first use.
+tables are created on first use. With ``create=False`` (commands that only read or mark a library)
+nothing is created: a library that is not there is `LibraryNotFoundError`.
 """
 
 from lco_cli.library.engine import (
@@ -17,6 +18,7 @@ from lco_cli.library.engine import (
 )
 from lco_cli.library.errors import (
     LibraryError,
+    LibraryNotFoundError,
     MasterChangedError,
     MasterNotFoundError,
     SchemaTooNewError,
@@ -36,6 +38,7 @@ __all__ = [
     "CalibrationLibrary",
     "FrameRecord",
     "LibraryError",
+    "LibraryNotFoundError",
     "MasterChangedError",
     "MasterEntry",
     "MasterKind",

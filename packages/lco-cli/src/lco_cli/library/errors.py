@@ -14,6 +14,26 @@ class LibraryError(LcoError):
     """The calibration library cannot do what was asked (bad input, unreachable database, no such row)."""
 
 
+class LibraryNotFoundError(LibraryError):
+    """A library opened to be read (``create=False``) does not exist: no file, or no tables in it.
+
+    Parameters
+    ----------
+    database : str
+        The database (password hidden), or the path the person gave.
+    hint : str
+        What to do about it, e.g. ``run `lco-reduce run ... --out reduced` first``.
+    """
+
+    def __init__(self, database: str, hint: str = "") -> None:
+        self.database = database
+        self.hint = hint
+        super().__init__(f"{database}: no calibration library there" + (f" ({hint})" if hint else ""))
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return (type(self), (self.database, self.hint))
+
+
 class SchemaTooNewError(LibraryError):
     """The database was written by a newer lco-reduce whose schema this code does not understand.
 

@@ -27,6 +27,7 @@ from lco_cli.library.engine import (
 )
 from lco_cli.library.errors import (
     LibraryError,
+    LibraryNotFoundError,
     MasterChangedError,
     MasterNotFoundError,
     SchemaTooNewError,
@@ -90,9 +91,15 @@ class CalibrationLibrary:
     busy_timeout_s : float
         SQLite: seconds a writer waits for another process's write lock before
         `~lco_cli.library.errors.LibraryError` says the library is locked (0 fails at once).
+    create : bool
+        Create the SQLite file, its folder and the tables when absent (the default, as a run
+        needs). False opens only a library that exists: nothing is created, and a missing file
+        or a database without the library's tables is `LibraryNotFoundError`.
 
     Raises
     ------
+    LibraryNotFoundError
+        ``create=False`` and there is no library there.
     SchemaTooNewError
         The database was written by a newer lco-reduce.
     LibraryError
@@ -116,9 +123,14 @@ class CalibrationLibrary:
         connect_timeout_s: float = DEFAULT_CONNECT_TIMEOUT_S,
         statement_timeout_s: float = DEFAULT_STATEMENT_TIMEOUT_S,
         busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+        create: bool = True,
     ) -> None:
         self._url: URL = parse_url(url)
         self._display = self._url.render_as_string(hide_password=True)
+        self._create = create
+        if not create and _missing_sqlite_file(self._url):
+            # Checked before connecting: SQLite creates a file it is asked to connect to.
+            raise LibraryNotFoundError(self._display)
         self._busy_timeout_s = busy_timeout_s
         # path -> (what `_file_version` said when it was hashed, its SHA-256)
         self._checksums: dict[str, tuple[tuple[int, ...], str]] = {}
@@ -136,7 +148,9 @@ class CalibrationLibrary:
             raise
 
     @classmethod
-    def at(cls, folder: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> CalibrationLibrary:
+    def at(
+        cls, folder: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S, create: bool = True
+    ) -> CalibrationLibrary:
         """The SQLite library ``folder/calibrations.db`` (the default of ``lco-reduce``); folder created.
 
         Parameters
@@ -145,6 +159,9 @@ class CalibrationLibrary:
             The folder (made absolute, so worker processes open the same file).
         busy_timeout_s : float
             Seconds a writer waits for another process's write lock.
+        create : bool
+            False: only an existing library is opened (`LibraryNotFoundError` otherwise) and
+            neither the folder nor the file is created.
 
         Returns
         -------
@@ -153,7 +170,7 @@ class CalibrationLibrary:
         # Absolute, so that `url` opens the same file from worker processes in other folders.
         folder = Path(folder).absolute()
         url = URL.create("sqlite", database=str(folder / DEFAULT_DATABASE_NAME)).render_as_string()
-        return cls(url, busy_timeout_s=busy_timeout_s)
+        return cls(url, busy_timeout_s=busy_timeout_s, create=create)
 
     @property
     def url(self) -> str:
@@ -583,6 +600,8 @@ class CalibrationLibrary:
         with self._errors("open the calibration library"):
             with self._read() as session:
                 version = self._stored_version(session)
+            if version is None and not self._create:
+                raise LibraryNotFoundError(self._display)
             if version is None:
                 with self._write() as session:
                     if self._engine.dialect.name == "postgresql":
@@ -666,6 +685,14 @@ class CalibrationLibrary:
                     "for its write lock); try again when that process finishes, or raise busy_timeout_s"
                 )
             raise LibraryError(f"{self._display}: cannot {what}: {reason}") from error
+
+
+def _missing_sqlite_file(url: URL) -> bool:
+    """Whether ``url`` names a SQLite file that does not exist (never for memory or URI databases)."""
+    database = url.database or ""
+    if url.get_backend_name() != "sqlite" or database in ("", ":memory:") or database.startswith("file:"):
+        return False
+    return not Path(database).is_file()
 
 
 def _binning(binning: str | Binning) -> str:
