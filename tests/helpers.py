@@ -15,7 +15,7 @@ from lco_core.pipeline import Stage
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.geometry import Camera
 from lco_instruments.simulate import Night
-from lco_stages.masters import make_master_bias, make_master_dark, make_master_flat
+from lco_stages.masters import StackSettings, make_master_bias, make_master_dark, make_master_flat
 from lco_stages.recipes import Calibrations, bias_recipe, dark_recipe, flat_recipe
 
 RecipeFor = Callable[[Camera], Stage]
@@ -38,16 +38,15 @@ def reduce(paths: Sequence[Path], recipe: RecipeFor) -> list[Frame]:
 
 def masters_of(night: Night, *, min_frames: int = 5) -> Calibrations:
     """Master bias, dark and flat of a simulated night, built the way the pipeline builds them."""
-    bias = make_master_bias(reduce(night.paths_of(ObsType.BIAS), bias_recipe), min_frames=min_frames).master
+    stack = StackSettings(min_frames=min_frames)
+    bias = make_master_bias(reduce(night.paths_of(ObsType.BIAS), bias_recipe), settings=stack).master
     with_bias = Calibrations(bias=bias)
     darks = reduce(night.paths_of(ObsType.DARK), lambda camera: dark_recipe(camera, with_bias))
     coefficient = night.sim.camera.dark_temperature_coefficient
-    dark = make_master_dark(
-        darks, temperature_coefficient=coefficient, min_frames=min_frames, bias=bias
-    ).master
+    dark = make_master_dark(darks, temperature_coefficient=coefficient, settings=stack, bias=bias).master
     with_dark = Calibrations(bias=bias, dark=dark)
     flats = reduce(night.paths_of(ObsType.SKYFLAT), lambda camera: flat_recipe(camera, with_dark))
-    flat = make_master_flat(flats, min_frames=min_frames, bias=bias, dark=dark).master
+    flat = make_master_flat(flats, settings=stack, bias=bias, dark=dark).master
     return Calibrations(bias=bias, dark=dark, flat=flat)
 
 

@@ -28,8 +28,14 @@ from lco_stages.bias import subtract_bias, subtract_bias_level
 from lco_stages.bpm import apply_bad_pixel_mask
 from lco_stages.dark import dark_scale, subtract_dark
 from lco_stages.flat import divide_flat
-from lco_stages.masters import TooFewFramesError, make_master_bias, make_master_dark, make_master_flat
-from lco_stages.qc import compare_with_master
+from lco_stages.masters import (
+    StackSettings,
+    TooFewFramesError,
+    make_master_bias,
+    make_master_dark,
+    make_master_flat,
+)
+from lco_stages.qc import QcSettings, compare_with_master
 from lco_stages.recipes import Calibrations, MissingCalibrationError, dark_recipe, flat_recipe, recipe_for
 
 ONE = Binning(1, 1)
@@ -102,7 +108,7 @@ def test_dark_frames_off_their_set_temperature_are_rejected_with_the_reason(tmp_
         TooFewFramesError,
         match=r"fa99 dark binning 1x1 mode full_frame: 5 usable frames, a master needs at least 6",
     ):
-        make_master_dark(darks, min_frames=6)
+        make_master_dark(darks, settings=StackSettings(min_frames=6))
 
 
 def test_dark_scales_with_exposure_time_and_temperature() -> None:
@@ -171,7 +177,7 @@ def test_low_flat_pixels_are_flagged_and_set_to_one() -> None:
         flats.append(
             frame.with_step(__import__("lco_core").ProcessingStep("normalise_flat", {}, {"FLATLVL": 2e4}))
         )
-    master = make_master_flat(flats, min_snr=0).master
+    master = make_master_flat(flats, qc=QcSettings(min_flat_snr=0)).master
     assert master.frame.data[2, 3] == 1.0
     assert master.frame.mask[2, 3] & MaskBit.LOW_FLAT
     assert master.frame.mask.sum() == MaskBit.LOW_FLAT
@@ -208,7 +214,7 @@ def test_too_few_frames_is_a_clear_error() -> None:
         match="fa99 bias binning 1x1 mode full_frame: 3 usable frames, a master needs at least 5",
     ):
         make_master_bias(frames)
-    assert make_master_bias(frames, min_frames=3).master.kind is MasterKind.BIAS
+    assert make_master_bias(frames, settings=StackSettings(min_frames=3)).master.kind is MasterKind.BIAS
 
 
 def test_missing_calibrations_and_mismatches_are_errors() -> None:

@@ -235,10 +235,10 @@ def test_a_stacking_error_fails_its_group_and_removes_its_work_files(
 
     real_stack = night_module.stack_files  # type: ignore[attr-defined]
 
-    def mismatched(paths: Sequence[str]) -> Any:
+    def mismatched(paths: Sequence[str], **options: Any) -> Any:
         if any("d00" in Path(p).name for p in paths):
             raise ShapeMismatchError("frames of 128x128 and 120x120 pixels cannot be stacked")
-        return real_stack(paths)
+        return real_stack(paths, **options)
 
     monkeypatch.setattr(night_module, "stack_files", mismatched)
     out = tmp_path / "out"

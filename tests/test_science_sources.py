@@ -15,7 +15,7 @@ from lco_core.sources import SourceCatalog, SourceFlag
 from lco_instruments.simulate import FrameTruth, Night, make_field, simulate_night, sinistro
 from lco_instruments.simulate.scene import moffat_psf_image
 from lco_stages.bpm import apply_bad_pixel_mask, make_bad_pixel_mask
-from lco_stages.cosmic import mask_cosmic_rays
+from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.recipes import recipe_for
 from lco_stages.sources import detect_sources
 
@@ -271,7 +271,7 @@ def test_cosmic_ray_bands_do_not_change_the_mask(
         uncertainty=frame.uncertainty,
     )
     camera = night.sim.camera
-    whole = mask_cosmic_rays(camera, tile_rows=10_000)(clean).mask
-    banded = mask_cosmic_rays(camera, tile_rows=100)(clean).mask
+    whole = mask_cosmic_rays(camera, CosmicRaySettings(tile_rows=10_000))(clean).mask
+    banded = mask_cosmic_rays(camera, CosmicRaySettings(tile_rows=100))(clean).mask
     np.testing.assert_array_equal(whole, banded)
     assert (whole & MaskBit.COSMIC).any()

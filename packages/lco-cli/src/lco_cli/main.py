@@ -10,6 +10,7 @@ import click
 # The commands' modules import only click when the command line is built (the pipeline when a
 # command runs), so `lco-reduce --help` answers at once; tests/test_help_speed.py keeps it so.
 from lco_cli.commands.calibrations import calibrations
+from lco_cli.commands.config import config
 from lco_cli.commands.demo import demo
 from lco_cli.commands.info import info
 from lco_cli.commands.run import run
@@ -33,6 +34,7 @@ cli.add_command(run)
 cli.add_command(demo)
 cli.add_command(info)
 cli.add_command(calibrations)
+cli.add_command(config)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

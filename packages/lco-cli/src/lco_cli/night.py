@@ -47,17 +47,19 @@ from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_
 from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta, ObsType
+from lco_core.parameters import Settings
 from lco_instruments.families import family_of
-from lco_stages.bpm import make_bad_pixel_mask
+from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
 from lco_stages.masters import (
-    MIN_FRAMES,
     Assessment,
+    StackSettings,
     TooFewFramesError,
     choose_frames,
     master_from_stack,
     shared_error,
 )
-from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
+from lco_stages.settings import DEFAULT_SETTINGS
+from lco_stages.wcs import AstrometrySearch
 
 SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
 
@@ -81,25 +83,39 @@ class RunOptions:
         Never query Gaia.
     force : bool
         Redo frames the library says are done.
-    min_frames : int
-        Frames a master needs.
+    min_frames : int or None
+        Frames a master needs: the ``stack.min_frames`` setting, when given (None: the
+        setting's value in ``settings``).
     thumbnails : bool
         Write thumbnails.
-    astrometry : AstrometrySearch
-        The astrometric search limits; reference stars are fetched over the field plus its
-        pointing radius.
+    astrometry : AstrometrySearch or None
+        The astrometric search limits, the ``astrometry.*`` settings, when given.
     compress : bool
         Write products and masters tile-compressed (``.fits.fz``, as LCO ships them).
+    settings : Settings
+        Every stage's settings (`run_settings` folds ``min_frames`` and ``astrometry`` in);
+        reference stars are fetched over the field plus the astrometric pointing radius.
     """
 
     out: Path
     catalog: Path | None = None
     offline: bool = False
     force: bool = False
-    min_frames: int = MIN_FRAMES
+    min_frames: int | None = None
     thumbnails: bool = True
-    astrometry: AstrometrySearch = DEFAULT_SEARCH
+    astrometry: AstrometrySearch | None = None
     compress: bool = True
+    settings: Settings = DEFAULT_SETTINGS
+
+    @property
+    def run_settings(self) -> Settings:
+        """`settings` with ``min_frames`` and ``astrometry`` (when given) in their places."""
+        changes: dict[str, object] = {}
+        if self.min_frames is not None:
+            changes["stack.min_frames"] = self.min_frames
+        if self.astrometry is not None:
+            changes |= {f"astrometry.{name}": v for name, v in self.astrometry.values().items()}
+        return self.settings.updated(changes) if changes else self.settings
 
 
 @attrs.frozen
@@ -500,8 +516,13 @@ class NightReduction:
                 self._fail(kind.value, entry, str(error))
             return
         previous = self._select_or_none(kind, middle)
+        settings = self.options.run_settings
+        stack = settings.of(StackSettings)
+        where = str(self.work_dir)
         tasks = [
-            CalibrationTask(str(e.path), kind, str(self.work_dir), bias=bias, dark=dark, previous=previous)
+            CalibrationTask(
+                str(e.path), kind, where, bias=bias, dark=dark, previous=previous, settings=settings
+            )
             for e in group
         ]
         clock = time.perf_counter()
@@ -515,11 +536,9 @@ class NightReduction:
         assessments = [o.assessment for o in outcomes if o.assessment is not None]
         cameras = [o.camera for o in outcomes if o.camera is not None]
         try:
-            accepted = (
-                choose_frames(assessments, kind, min_frames=self.options.min_frames) if assessments else []
-            )
+            accepted = choose_frames(assessments, kind, settings=stack) if assessments else []
             if not accepted:
-                raise TooFewFramesError(f"{middle.camera} {kind.value}", 0, self.options.min_frames, ())
+                raise TooFewFramesError(f"{middle.camera} {kind.value}", 0, stack.min_frames, ())
         except (TooFewFramesError, ValueError) as error:
             for outcome in outcomes:
                 result = outcome.result
@@ -581,7 +600,8 @@ class NightReduction:
         coefficient: float | None,
     ) -> Master:
         chosen = list(accepted)
-        stacked = stack_files(prepared)
+        stack = self.options.run_settings.of(StackSettings)
+        stacked = stack_files(prepared, nsigma=stack.nsigma, maxiters=stack.maxiters)
         template = read_product(prepared[0]).frame
         shared = None
         bias_master = read_master(bias) if bias else None
@@ -598,8 +618,9 @@ class NightReduction:
                 axis=0,
             )
         return master_from_stack(
-            kind, stacked, chosen, template, nsigma=3.0, shared=shared, temperature_coefficient=coefficient
-        )
+            kind, stacked, chosen, template, settings=stack, shared=shared,
+            temperature_coefficient=coefficient,
+        )  # fmt: skip
 
     # -- science -----------------------------------------------------------------------------
     def _reference(self, entry: Entry) -> ReferenceCatalog | None:
@@ -616,7 +637,8 @@ class NightReduction:
                         cache_dir=self.options.out / "catalog-cache",
                         offline=self.options.offline,
                     )
-                radius = entry.field_radius_deg + self.options.astrometry.radius_arcmin / 60.0
+                search = self.options.run_settings.of(AstrometrySearch)
+                radius = entry.field_radius_deg + search.radius_arcmin / 60.0
                 self._references[key] = self._sources.stars_around(ra, dec, radius)
             except Exception as error:  # no reference stars: the frame is reduced without them
                 self._catalog_problem = (
@@ -631,7 +653,8 @@ class NightReduction:
             dark_master, flat_master = read_master(dark), read_master(flat)
             # One mask per flat (it depends on the filter's flat): named after it.
             name = Path(flat).name.replace("-skyflat-", "-bpm-")
-            bpm = make_bad_pixel_mask(dark=dark_master, flat=flat_master, filename=name)
+            thresholds = self.options.run_settings.of(BadPixelSettings)
+            bpm = make_bad_pixel_mask(dark=dark_master, flat=flat_master, filename=name, settings=thresholds)
             self._bpms[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
         return self._bpms[key]
 
@@ -648,7 +671,7 @@ class NightReduction:
             dark=dark,
             flat=flat,
             reference=self._reference(entry),
-            astrometry=self.options.astrometry,
+            settings=self.options.run_settings,
             bpm=self._bad_pixel_mask(dark, flat),
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
             now=now,

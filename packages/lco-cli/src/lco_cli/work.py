@@ -26,14 +26,16 @@ from lco_core.errors import EmptyFrameError, LcoError
 from lco_core.frame import Frame
 from lco_core.io import read_bad_pixel_mask, read_master, read_raw, write_product
 from lco_core.master import BadPixelMask, Master, MasterKind
+from lco_core.parameters import Settings
 from lco_core.provenance import ParamValue
 from lco_core.raw import RawFile
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.geometry import Camera
 from lco_stages.keywords import product_keywords
 from lco_stages.masters import Assessment, assess_frame
+from lco_stages.qc import QcSettings
 from lco_stages.recipes import Calibrations, recipe_for, science_recipe
-from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch
+from lco_stages.settings import DEFAULT_SETTINGS
 
 Result = TypeVar("Result")
 
@@ -171,6 +173,8 @@ class CalibrationTask:
         Masters (and mask) to apply, by path.
     previous : str or None
         The current master of its kind, for quality control.
+    settings : Settings
+        The run's stage settings (the recipe's and the quality control's).
     """
 
     path: str
@@ -180,6 +184,7 @@ class CalibrationTask:
     dark: str | None = None
     bpm: str | None = None
     previous: str | None = None
+    settings: Settings = DEFAULT_SETTINGS
 
 
 @attrs.frozen
@@ -245,9 +250,10 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
         camera = camera_for(raw)
         frame = raw_to_frame(raw, camera)
         cal = _calibrations(task.bias, task.dark, None, task.bpm)
-        prepared = recipe_for(raw.meta.obstype, camera, cal)(frame)
+        prepared = recipe_for(raw.meta.obstype, camera, cal, settings=task.settings)(frame)
         previous = _master(task.previous) if task.previous else None
-        assessment = assess_frame(prepared, task.kind, previous=previous)
+        qc = task.settings.of(QcSettings)
+        assessment = assess_frame(prepared, task.kind, previous=previous, settings=qc)
         target = None
         if assessment.accepted:
             target = str(write_product(Path(task.work_dir) / prepared_name(task.path), prepared))
@@ -290,8 +296,8 @@ class ScienceTask:
         Masters, by path.
     reference : ReferenceCatalog or None
         Reference stars around the pointing.
-    astrometry : AstrometrySearch
-        The astrometric search limits.
+    settings : Settings
+        The run's stage settings (the astrometric search limits among them).
     bpm : str or None
         Bad pixel mask, by path.
     thumbnail_dir : str or None
@@ -308,7 +314,7 @@ class ScienceTask:
     dark: str
     flat: str
     reference: ReferenceCatalog | None
-    astrometry: AstrometrySearch = DEFAULT_SEARCH
+    settings: Settings = DEFAULT_SETTINGS
     bpm: str | None = None
     thumbnail_dir: str | None = None
     now: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
@@ -380,7 +386,7 @@ def reduce_science(task: ScienceTask) -> FrameResult:
                 f"{raw.meta.filename}: no PIXSCALE in the header: cannot measure in arcsec"
             )
         recipe = science_recipe(
-            camera, cal, reference=task.reference, pixel_scale=pixel_scale, astrometry=task.astrometry
+            camera, cal, reference=task.reference, pixel_scale=pixel_scale, settings=task.settings
         )
         reduced = recipe(frame)
         target = Path(task.out_dir) / product_name(Path(task.path).name, compressed=task.compress)

@@ -5,13 +5,15 @@ from __future__ import annotations
 import enum
 import hashlib
 import re
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 import attrs
 
 from lco_core._arrays import MaskImage, read_only_mask
+from lco_core._frozen import FrozenMapping
 from lco_core.frame import Frame
 from lco_core.meta import FrameMeta, ObsType
+from lco_core.provenance import ParamValue
 from lco_core.section import Binning
 
 
@@ -84,6 +86,10 @@ class Master:
         return self.frame.meta.filename
 
 
+def _frozen_parameters(mapping: Mapping[str, ParamValue]) -> Mapping[str, ParamValue]:
+    return FrozenMapping(dict(mapping))
+
+
 @attrs.frozen(eq=False)
 class BadPixelMask:
     """A bad pixel mask on the trimmed image grid: non-zero pixels get the BAD bit.
@@ -98,12 +104,16 @@ class BadPixelMask:
         INSTRUME the mask belongs to (None matches any camera).
     binning : Binning or None
         The binning it belongs to (None matches any binning).
+    parameters : Mapping[str, ParamValue]
+        The thresholds it was made with (empty when not known), recorded by the stage that
+        applies it.
     """
 
     mask: MaskImage = attrs.field(converter=read_only_mask)
     filename: str
     camera: str | None
     binning: Binning | None
+    parameters: Mapping[str, ParamValue] = attrs.field(factory=dict, converter=_frozen_parameters)
 
 
 _UNSAFE = re.compile(r"[^A-Za-z0-9_+.]")

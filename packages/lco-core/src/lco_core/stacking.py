@@ -41,12 +41,18 @@ class StackResult:
         finite inputs (0 where there were none).
     n_used : uint16 (H, W)
         Number of input values kept per pixel.
+    nsigma : float or None
+        The rejection threshold the stack ran with (None: not stated by its maker).
+    maxiters : int or None
+        The clipping passes it ran with.
     """
 
     data: FloatImage = attrs.field(converter=read_only)
     uncertainty: FloatImage = attrs.field(converter=read_only)
     mask: MaskImage = attrs.field(converter=read_only)
     n_used: CountImage = attrs.field(converter=read_only)
+    nsigma: float | None = None
+    maxiters: int | None = None
 
 
 @attrs.frozen
@@ -187,7 +193,7 @@ def stack_bands(
         covered[rows] = True
     if not covered.all():
         raise ShapeMismatchError(f"bands cover only {int(covered.sum())} of {shape[0]} rows")
-    return StackResult(out_data, out_uncertainty, out_mask, out_n)
+    return StackResult(out_data, out_uncertainty, out_mask, out_n, float(nsigma), int(maxiters))
 
 
 @functools.lru_cache(maxsize=32)

@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import attrs
 import numpy as np
 
 from lco_core.frame import Frame
 from lco_core.master import Master, MasterKind
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_core.stats import sigma_clipped_mean
@@ -16,23 +20,39 @@ LEVEL_STAGE = "subtract_bias_level"
 STAGE = "subtract_bias"
 
 
-def subtract_bias_level(*, nsigma: float = 3.5) -> Stage:
+@documented
+@attrs.frozen
+class BiasLevelSettings(StageSettings):
+    """subtract_bias_level: a bias frame's own level (BIASLVL), removed before it is stacked."""
+
+    section: ClassVar[str] = "bias"
+    stage: ClassVar[str] = LEVEL_STAGE
+
+    nsigma: float = parameter(3.5, "rejection threshold of the clipped mean", unit="sigma", above=0.0)
+
+
+#: Every bias-level setting at its default.
+BIAS_LEVEL_DEFAULTS = BiasLevelSettings()
+
+
+def subtract_bias_level(settings: BiasLevelSettings = BIAS_LEVEL_DEFAULTS) -> Stage:
     """Remove a bias frame's own level and scale it to one read.
 
-    The level is the ``nsigma``-clipped mean of the unmasked pixels (electrons). A frame of
+    The level is the ``settings.nsigma``-clipped mean of the unmasked pixels (electrons). A frame of
     NSUBREAD reads holds NSUBREAD biases, so both the level (BIASLVL) and the remaining structure
     are divided by NSUBREAD: every bias then describes a single read.
 
     Parameters
     ----------
-    nsigma : float
-        Rejection threshold of the clipped mean, robust standard deviations.
+    settings : BiasLevelSettings
+        ``nsigma``: rejection threshold of the clipped mean, robust standard deviations (the
+        ``bias.nsigma`` setting).
 
     Returns
     -------
     Stage
         Data ``(data - level) / NSUBREAD`` and uncertainty ``sigma / NSUBREAD`` (electrons per
-        read); records BIASLVL = ``level / NSUBREAD``.
+        read); records the setting, NSUBREAD and BIASLVL = ``level / NSUBREAD``.
 
     Raises
     ------
@@ -43,9 +63,9 @@ def subtract_bias_level(*, nsigma: float = 3.5) -> Stage:
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, LEVEL_STAGE)
         reads = frame.meta.nsubread
-        level = sigma_clipped_mean(frame.data, nsigma, mask=frame.mask != 0)
+        level = sigma_clipped_mean(frame.data, settings.nsigma, mask=frame.mask != 0)
         data = (frame.data - np.float32(level)) / np.float32(reads)
-        step = ProcessingStep(LEVEL_STAGE, {"nsigma": nsigma, "nsubread": reads}, {"BIASLVL": level / reads})
+        step = settings.step({"BIASLVL": level / reads}, facts={"nsubread": reads})
         return frame.with_step(step, data=data, uncertainty=frame.uncertainty / np.float32(reads))
 
     return stage

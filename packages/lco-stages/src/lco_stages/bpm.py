@@ -1,6 +1,7 @@
 """Bad pixel masks: built from the masters in robust sigmas, and applied as the BAD bit.
 
-Thresholds (robust sigma = 1.4826 x MAD of the master's own pixels):
+Thresholds (robust sigma = 1.4826 x MAD of the master's own pixels; the ``bpm.*`` settings,
+`BadPixelSettings`):
 
 * hot: master dark rate above median + ``hot_sigma`` (default 8) robust sigmas and above
   ``hot_minimum`` electrons/s (default 0.05, so a very clean dark's noise is never "hot");
@@ -8,18 +9,22 @@ Thresholds (robust sigma = 1.4826 x MAD of the master's own pixels):
   below ``low_response`` (default 0.5) of the median response;
 * bad column: a column whose median flat response is ``column_sigma`` (default 8) robust sigmas
   (of all column medians) below the median, or whose median dark rate is that far above.
-  A bad column is flagged where its own pixels deviate (3 robust sigmas), so a column that is
-  bad over part of its length is not masked where it is fine.
+  A bad column is flagged where its own pixels deviate (``column_pixel_sigma``, default 3 robust
+  sigmas), so a column that is bad over part of its length is not masked where it is fine.
 """
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
 from lco_core.master import BadPixelMask, Master, MasterKind
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_core.stats import median, robust_std
@@ -29,12 +34,48 @@ STAGE = "apply_bad_pixel_mask"
 Bool = npt.NDArray[np.bool_]
 
 
+@documented
+@attrs.frozen
+class BadPixelSettings(StageSettings):
+    """make_bad_pixel_mask: hot, dead and low-response pixels and bad columns from the masters."""
+
+    section: ClassVar[str] = "bpm"
+    stage: ClassVar[str] = "make_bad_pixel_mask"
+
+    hot_sigma: float = parameter(
+        8.0, "a master dark pixel above median + this many robust sigmas is hot", unit="sigma", above=0.0
+    )
+    hot_minimum: float = parameter(
+        0.05, "a hot pixel's dark rate must also exceed this", unit="electron/s", minimum=0.0
+    )
+    low_sigma: float = parameter(
+        8.0, "a master flat pixel below median - this many robust sigmas is low", unit="sigma", above=0.0
+    )
+    low_response: float = parameter(
+        0.5, "so is a flat pixel below this fraction of the median response", minimum=0.0, maximum=1.0
+    )
+    column_sigma: float = parameter(
+        8.0, "a column whose median is this many robust sigmas (of all column medians) off is bad",
+        unit="sigma", above=0.0,
+    )  # fmt: skip
+    column_pixel_sigma: float = parameter(
+        3.0, "a bad column's pixels are masked where they deviate by this many robust sigmas",
+        unit="sigma", above=0.0,
+    )  # fmt: skip
+
+
+#: Every bad-pixel-mask setting at its default.
+BPM_DEFAULTS = BadPixelSettings()
+
+
 def _spread(values: npt.NDArray[np.float32], good: Bool) -> tuple[float, float]:
     center = median(values, mask=~good)
     return center, max(robust_std(values, mask=~good), 1e-12)
 
 
-def hot_pixels(dark: Master, *, hot_sigma: float = 8.0, hot_minimum: float = 0.05) -> Bool:
+def hot_pixels(
+    dark: Master, *, hot_sigma: float = BPM_DEFAULTS.hot_sigma, hot_minimum: float = BPM_DEFAULTS.hot_minimum
+) -> Bool:
     """Pixels of a master dark above median + ``hot_sigma`` robust sigmas and above ``hot_minimum``.
 
     Parameters
@@ -56,7 +97,12 @@ def hot_pixels(dark: Master, *, hot_sigma: float = 8.0, hot_minimum: float = 0.0
     return np.asarray((data > center + hot_sigma * sigma) & (data > hot_minimum))
 
 
-def low_response_pixels(flat: Master, *, low_sigma: float = 8.0, low_response: float = 0.5) -> Bool:
+def low_response_pixels(
+    flat: Master,
+    *,
+    low_sigma: float = BPM_DEFAULTS.low_sigma,
+    low_response: float = BPM_DEFAULTS.low_response,
+) -> Bool:
     """Dead and low-response pixels of a master flat.
 
     Parameters
@@ -80,7 +126,13 @@ def low_response_pixels(flat: Master, *, low_sigma: float = 8.0, low_response: f
     return np.asarray(low | ((flat.frame.mask & MaskBit.LOW_FLAT) > 0))
 
 
-def bad_columns(image: npt.NDArray[np.float32], *, column_sigma: float = 8.0, low: bool) -> Bool:
+def bad_columns(
+    image: npt.NDArray[np.float32],
+    *,
+    column_sigma: float = BPM_DEFAULTS.column_sigma,
+    low: bool,
+    pixel_sigma: float = BPM_DEFAULTS.column_pixel_sigma,
+) -> Bool:
     """Pixels of columns whose median deviates (down if ``low``, else up) from the others.
 
     Parameters
@@ -92,18 +144,21 @@ def bad_columns(image: npt.NDArray[np.float32], *, column_sigma: float = 8.0, lo
         medians) from their median.
     low : bool
         Look for low columns (flat) rather than high ones (dark).
+    pixel_sigma : float
+        A bad column's pixel is flagged when it deviates by more than this many robust
+        standard deviations (of the image) itself.
 
     Returns
     -------
     ndarray of bool
-        The pixels of bad columns that deviate by more than 3 robust sigmas themselves.
+        The pixels of bad columns that deviate by more than ``pixel_sigma`` robust sigmas.
     """
     columns = np.median(image, axis=0)
     center = float(np.median(columns))
     sigma = max(1.4826 * float(np.median(np.abs(columns - center))), 1e-12)
     deviant = (columns < center - column_sigma * sigma) if low else (columns > center + column_sigma * sigma)
-    pixel_sigma = max(1.4826 * float(np.median(np.abs(image - center))), 1e-12)
-    pixels = (image < center - 3 * pixel_sigma) if low else (image > center + 3 * pixel_sigma)
+    spread = max(1.4826 * float(np.median(np.abs(image - center))), 1e-12)
+    pixels = (image < center - pixel_sigma * spread) if low else (image > center + pixel_sigma * spread)
     return np.asarray(pixels & deviant[np.newaxis, :])
 
 
@@ -112,9 +167,7 @@ def make_bad_pixel_mask(
     dark: Master | None = None,
     flat: Master | None = None,
     filename: str,
-    hot_sigma: float = 8.0,
-    low_sigma: float = 8.0,
-    column_sigma: float = 8.0,
+    settings: BadPixelSettings = BPM_DEFAULTS,
 ) -> BadPixelMask:
     """A BAD mask from a master dark (hot pixels and columns) and a master flat (dead, low and
     bad columns); see the module docstring for the thresholds.
@@ -127,13 +180,13 @@ def make_bad_pixel_mask(
         A master flat.
     filename : str
         The mask's file name.
-    hot_sigma, low_sigma, column_sigma : float
-        Thresholds, robust standard deviations.
+    settings : BadPixelSettings
+        The thresholds (the ``bpm.*`` settings).
 
     Returns
     -------
     BadPixelMask
-        For the camera and binning of the masters.
+        For the camera and binning of the masters, with the settings as its ``parameters``.
 
     Raises
     ------
@@ -150,17 +203,28 @@ def make_bad_pixel_mask(
     if dark is not None:
         if dark.kind is not MasterKind.DARK:
             raise ValueError(f"{dark.filename} is not a master dark")
-        bad |= hot_pixels(dark, hot_sigma=hot_sigma)
-        bad |= bad_columns(dark.frame.data, column_sigma=column_sigma, low=False)
+        bad |= hot_pixels(dark, hot_sigma=settings.hot_sigma, hot_minimum=settings.hot_minimum)
+        bad |= bad_columns(
+            dark.frame.data,
+            column_sigma=settings.column_sigma,
+            low=False,
+            pixel_sigma=settings.column_pixel_sigma,
+        )
     if flat is not None:
         if flat.kind is not MasterKind.SKYFLAT:
             raise ValueError(f"{flat.filename} is not a master flat")
-        bad |= low_response_pixels(flat, low_sigma=low_sigma)
-        bad |= bad_columns(flat.frame.data, column_sigma=column_sigma, low=True)
+        bad |= low_response_pixels(flat, low_sigma=settings.low_sigma, low_response=settings.low_response)
+        bad |= bad_columns(
+            flat.frame.data,
+            column_sigma=settings.column_sigma,
+            low=True,
+            pixel_sigma=settings.column_pixel_sigma,
+        )
     meta = masters[0].frame.meta
     return BadPixelMask(
-        mask=bad.astype(np.uint8), filename=filename, camera=meta.camera, binning=meta.binning
-    )
+        mask=bad.astype(np.uint8), filename=filename, camera=meta.camera, binning=meta.binning,
+        parameters=settings.values(),
+    )  # fmt: skip
 
 
 def apply_bad_pixel_mask(bpm: BadPixelMask) -> Stage:
@@ -174,7 +238,8 @@ def apply_bad_pixel_mask(bpm: BadPixelMask) -> Stage:
     Returns
     -------
     Stage
-        Records the number of bad pixels and the mask's file name (L1IDMASK).
+        Records the thresholds the mask was made with (its ``parameters``), the number of bad
+        pixels and the mask's file name (L1IDMASK).
 
     Raises
     ------
@@ -185,7 +250,7 @@ def apply_bad_pixel_mask(bpm: BadPixelMask) -> Stage:
     def stage(frame: Frame) -> Frame:
         require_mask_match(frame, bpm, STAGE)
         bad = bpm.mask != 0
-        step = ProcessingStep(STAGE, {}, {"bad_pixels": int(bad.sum())}, (bpm.filename,))
+        step = ProcessingStep(STAGE, bpm.parameters, {"bad_pixels": int(bad.sum())}, (bpm.filename,))
         return frame.with_step(step, mask=frame.mask | (bad * np.uint8(MaskBit.BAD)).astype(np.uint8))
 
     return stage

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from typing import ClassVar
 
 import astroscrappy
+import attrs
 import numpy as np
 import numpy.typing as npt
 from threadpoolctl import threadpool_limits
 
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ProcessingStep
 from lco_core.threads import available_threads
 from lco_instruments.geometry import Camera
 from lco_stages._checks import require_assembled
@@ -22,15 +24,35 @@ STAGE = "mask_cosmic_rays"
 _IGNORED = MaskBit.BAD | MaskBit.NO_DATA | MaskBit.SATURATED | MaskBit.LOW_FLAT
 
 
-def mask_cosmic_rays(
-    camera: Camera,
-    *,
-    sigclip: float = 5.0,
-    sigfrac: float = 0.3,
-    objlim: float = 4.0,
-    niter: int = 1,
-    tile_rows: int = 1024,
-) -> Stage:
+@documented
+@attrs.frozen
+class CosmicRaySettings(StageSettings):
+    """mask_cosmic_rays: L.A.Cosmic (astroscrappy) on the calibrated frame, COSMIC mask bit."""
+
+    section: ClassVar[str] = "cosmic"
+    stage: ClassVar[str] = STAGE
+
+    sigclip: float = parameter(
+        5.0, "Laplacian-to-noise threshold of a cosmic-ray pixel", unit="sigma", above=0.0
+    )
+    sigfrac: float = parameter(
+        0.3, "fraction of sigclip at which neighbouring pixels join a hit", above=0.0, maximum=1.0
+    )
+    objlim: float = parameter(
+        4.0, "least contrast of the Laplacian to the fine-structure image (keeps star cores out)", above=0.0
+    )
+    niter: int = parameter(1, "L.A.Cosmic iterations", minimum=1, maximum=10)
+    tile_rows: int = parameter(
+        1024, "rows per band processed on one thread (the mask does not depend on it)", unit="pixel",
+        minimum=32,
+    )  # fmt: skip
+
+
+#: Every cosmic-ray setting at its default.
+COSMIC_DEFAULTS = CosmicRaySettings()
+
+
+def mask_cosmic_rays(camera: Camera, settings: CosmicRaySettings = COSMIC_DEFAULTS) -> Stage:
     """Flag cosmic-ray hits with L.A.Cosmic (van Dokkum 2001) as implemented by astroscrappy.
 
     The frame is in electrons, so the gain passed is 1 and the read noise and saturation are the
@@ -49,22 +71,17 @@ def mask_cosmic_rays(
     ----------
     camera : Camera
         Read noise (mean over amplifiers, electrons) and saturation (lowest, electrons).
-    sigclip : float
-        Laplacian-to-noise threshold for a cosmic-ray pixel.
-    sigfrac : float
-        Fraction of ``sigclip`` for neighbouring pixels to join a hit.
-    objlim : float
-        Minimum contrast between the Laplacian image and the fine-structure image.
-    niter : int
-        L.A.Cosmic iterations.
-    tile_rows : int
-        Rows per band processed on one thread.
+    settings : CosmicRaySettings
+        ``sigclip`` (Laplacian-to-noise threshold), ``sigfrac`` (fraction of it for neighbours),
+        ``objlim`` (Laplacian to fine-structure contrast), ``niter`` (iterations) and
+        ``tile_rows`` (rows per band); the ``cosmic.*`` settings.
 
     Returns
     -------
     Stage
         Adds COSMIC where astroscrappy finds a hit (never on pixels already BAD, NO_DATA,
-        SATURATED or LOW_FLAT, which it is told to ignore); records the number of pixels.
+        SATURATED or LOW_FLAT, which it is told to ignore); records the settings, the read
+        noise and the number of pixels.
 
     Raises
     ------
@@ -87,31 +104,21 @@ def mask_cosmic_rays(
 
         def _detect(rows: slice) -> npt.NDArray[np.bool_]:
             found, _ = astroscrappy.detect_cosmics(
-                data[rows], inmask=ignored[rows], sigclip=sigclip, sigfrac=sigfrac, objlim=objlim, gain=1.0,
-                readnoise=read_noise, satlevel=saturation, niter=niter, sepmed=True, cleantype="meanmask",
-                fsmode="median",
+                data[rows], inmask=ignored[rows], sigclip=settings.sigclip, sigfrac=settings.sigfrac,
+                objlim=settings.objlim, gain=1.0, readnoise=read_noise, satlevel=saturation,
+                niter=settings.niter, sepmed=True, cleantype="meanmask", fsmode="median",
             )  # fmt: skip
             return np.asarray(found, dtype=bool)
 
         found = np.zeros(data.shape, dtype=bool)
-        bands = _bands(data.shape[0], tile_rows)
+        bands = _bands(data.shape[0], settings.tile_rows)
         with ThreadPoolExecutor(max_workers=min(len(bands), available_threads())) as pool:
             for (inner, outer), result in zip(
                 bands, pool.map(detect, [outer for _, outer in bands]), strict=True
             ):
                 found[inner] = result[inner.start - outer.start : inner.stop - outer.start]
         cosmic = found & ~ignored
-        step = ProcessingStep(
-            STAGE,
-            {
-                "sigclip": sigclip,
-                "sigfrac": sigfrac,
-                "objlim": objlim,
-                "niter": niter,
-                "read_noise": read_noise,
-            },
-            {"cosmic_pixels": int(cosmic.sum())},
-        )
+        step = settings.step({"cosmic_pixels": int(cosmic.sum())}, facts={"read_noise": read_noise})
         return frame.with_step(step, mask=frame.mask | (cosmic * np.uint8(MaskBit.COSMIC)).astype(np.uint8))
 
     return stage

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
+import attrs
 import numpy as np
 
 from lco_core.errors import StageError
 from lco_core.frame import Frame
 from lco_core.master import Master, MasterKind
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_core.stats import sigma_clipped_mean
@@ -15,6 +19,21 @@ from lco_stages._match import require_match
 
 NORMALISE_STAGE = "normalise_flat"
 STAGE = "divide_flat"
+
+
+@documented
+@attrs.frozen
+class FlatLevelSettings(StageSettings):
+    """normalise_flat: a sky flat divided by the clipped mean of its central half (FLATLVL)."""
+
+    section: ClassVar[str] = "flat"
+    stage: ClassVar[str] = NORMALISE_STAGE
+
+    nsigma: float = parameter(3.5, "rejection threshold of the clipped mean", unit="sigma", above=0.0)
+
+
+#: Every flat-level setting at its default.
+FLAT_LEVEL_DEFAULTS = FlatLevelSettings()
 
 
 def central_half(shape: tuple[int, int]) -> tuple[slice, slice]:
@@ -34,18 +53,19 @@ def central_half(shape: tuple[int, int]) -> tuple[slice, slice]:
     return (slice(ny // 4, ny - ny // 4), slice(nx // 4, nx - nx // 4))
 
 
-def normalise_flat(*, nsigma: float = 3.5) -> Stage:
-    """Divide a sky flat by the ``nsigma``-clipped mean of its central half (FLATLVL, electrons).
+def normalise_flat(settings: FlatLevelSettings = FLAT_LEVEL_DEFAULTS) -> Stage:
+    """Divide a sky flat by the ``settings.nsigma``-clipped mean of its central half (FLATLVL, electrons).
 
     Parameters
     ----------
-    nsigma : float
-        Rejection threshold, robust standard deviations; masked pixels are not used.
+    settings : FlatLevelSettings
+        ``nsigma``: rejection threshold, robust standard deviations (the ``flat.nsigma``
+        setting); masked pixels are not used.
 
     Returns
     -------
     Stage
-        Data and uncertainty divided by FLATLVL (dimensionless); records FLATLVL.
+        Data and uncertainty divided by FLATLVL (dimensionless); records the setting and FLATLVL.
 
     Raises
     ------
@@ -56,9 +76,9 @@ def normalise_flat(*, nsigma: float = 3.5) -> Stage:
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, NORMALISE_STAGE)
         region = central_half(frame.shape)
-        level = sigma_clipped_mean(frame.data[region], nsigma, mask=frame.mask[region] != 0)
+        level = sigma_clipped_mean(frame.data[region], settings.nsigma, mask=frame.mask[region] != 0)
         scale = np.float32(1.0 / level)
-        step = ProcessingStep(NORMALISE_STAGE, {"nsigma": nsigma}, {"FLATLVL": level})
+        step = settings.step({"FLATLVL": level})
         return frame.with_step(step, data=frame.data * scale, uncertainty=frame.uncertainty * scale)
 
     return stage

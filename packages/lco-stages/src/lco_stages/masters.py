@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -25,21 +26,35 @@ from lco_core.frame import Frame
 from lco_core.masks import MaskBit
 from lco_core.master import Master, MasterKind, master_filename
 from lco_core.meta import FrameMeta
-from lco_core.provenance import ProcessingStep
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.stacking import StackResult
 from lco_core.stats import median, stack
 from lco_stages.bias import LEVEL_STAGE
 from lco_stages.flat import NORMALISE_STAGE
-from lco_stages.qc import QcDecision, compare_with_master
+from lco_stages.qc import QC_DEFAULTS, QcDecision, QcSettings, compare_with_master
 
-#: Frames a master needs unless told otherwise.
-MIN_FRAMES = 5
-#: Darks whose CCDATEMP is this far (deg C) from CCDSTEMP are not used.
-TEMPERATURE_TOLERANCE = 0.5
-#: Sky flats whose median signal-to-noise is below this are not used.
-MIN_FLAT_SNR = 50.0
-#: Master flat pixels below this response are flagged LOW_FLAT and set to 1.
-LOW_FLAT_LEVEL = 0.2
+
+@documented
+@attrs.frozen
+class StackSettings(StageSettings):
+    """make_master_bias, make_master_dark, make_master_flat: accepted frames stacked into a master."""
+
+    section: ClassVar[str] = "stack"
+    stage: ClassVar[str] = "make_master"
+
+    nsigma: float = parameter(
+        3.0, "rejection threshold of the per-pixel sigma-clipped mean", unit="sigma", above=0.0
+    )
+    maxiters: int = parameter(1, "clipping passes of the per-pixel mean", minimum=1, maximum=20)
+    min_frames: int = parameter(5, "fewest accepted frames a master is made of", minimum=1)
+    low_flat_level: float = parameter(
+        0.2, "master flat pixels below this response are flagged LOW_FLAT and set to 1", minimum=0.0,
+        maximum=1.0,
+    )  # fmt: skip
+
+
+#: Every stacking setting at its default.
+STACK_DEFAULTS = StackSettings()
 
 
 @attrs.frozen
@@ -100,6 +115,8 @@ class Assessment:
         The comparison with the previous master, when one was made.
     level : float or None
         BIASLVL (bias, electrons per read) or FLATLVL (flat, electrons) of the frame.
+    settings : QcSettings
+        The quality-control settings it was judged with (the master records them).
     """
 
     meta: FrameMeta
@@ -107,6 +124,7 @@ class Assessment:
     reason: str
     qc: QcDecision | None = None
     level: float | None = None  # BIASLVL (bias) or FLATLVL (flat) of the frame
+    settings: QcSettings = QC_DEFAULTS
 
     @property
     def filename(self) -> str:
@@ -184,8 +202,7 @@ def assess_frame(
     kind: MasterKind,
     *,
     previous: Master | None = None,
-    temperature_tolerance: float = TEMPERATURE_TOLERANCE,
-    min_snr: float = MIN_FLAT_SNR,
+    settings: QcSettings = QC_DEFAULTS,
 ) -> Assessment:
     """Decide whether a prepared calibration frame may go into a master of ``kind``.
 
@@ -200,10 +217,10 @@ def assess_frame(
         The master it is meant for.
     previous : Master, optional
         The master of its kind the library would use now.
-    temperature_tolerance : float
-        Darks with ``|CCDATEMP - CCDSTEMP| >=`` this (degrees Celsius) are rejected.
-    min_snr : float
-        Flats whose median signal-to-noise is below this are rejected.
+    settings : QcSettings
+        Darks with ``|CCDATEMP - CCDSTEMP| >= temperature_tolerance`` (degrees Celsius) and
+        flats of median signal-to-noise below ``min_flat_snr`` are rejected; the comparison's
+        thresholds (the ``qc.*`` settings).
 
     Returns
     -------
@@ -225,13 +242,13 @@ def assess_frame(
     }[kind]
     problem = None
     if kind is MasterKind.DARK:
-        problem = _temperature_problem(frame.meta, temperature_tolerance)
+        problem = _temperature_problem(frame.meta, settings.temperature_tolerance)
     elif kind is MasterKind.SKYFLAT:
-        problem = _snr_problem(frame, min_snr)
+        problem = _snr_problem(frame, settings.min_flat_snr)
     if problem is not None:
-        return Assessment(frame.meta, False, problem, None, level)
-    decision = compare_with_master(frame, previous)
-    return Assessment(frame.meta, decision.accepted, decision.reason, decision, level)
+        return Assessment(frame.meta, False, problem, None, level, settings)
+    decision = compare_with_master(frame, previous, settings)
+    return Assessment(frame.meta, decision.accepted, decision.reason, decision, level, settings)
 
 
 def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:
@@ -253,7 +270,7 @@ def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:
 
 
 def choose_frames(
-    assessments: Sequence[Assessment], kind: MasterKind, *, min_frames: int = MIN_FRAMES
+    assessments: Sequence[Assessment], kind: MasterKind, *, settings: StackSettings = STACK_DEFAULTS
 ) -> list[Assessment]:
     """The accepted frames of one group.
 
@@ -263,8 +280,8 @@ def choose_frames(
         One per frame of the group.
     kind : MasterKind
         The master's kind.
-    min_frames : int
-        Fewest frames a master may be made of.
+    settings : StackSettings
+        ``min_frames``: fewest frames a master may be made of.
 
     Returns
     -------
@@ -280,9 +297,11 @@ def choose_frames(
     """
     _check_group(assessments, kind)
     accepted = [a for a in assessments if a.accepted]
-    if len(accepted) < min_frames:
+    if len(accepted) < settings.min_frames:
         rejected = [Rejection(a.filename, a.reason) for a in assessments if not a.accepted]
-        raise TooFewFramesError(group_name(assessments[0].meta, kind), len(accepted), min_frames, rejected)
+        raise TooFewFramesError(
+            group_name(assessments[0].meta, kind), len(accepted), settings.min_frames, rejected
+        )
     return accepted
 
 
@@ -316,17 +335,30 @@ def shared_error(
     return np.sqrt(variance) * np.float32(scale)
 
 
+def _stack_settings_applied(stacked: StackResult, settings: StackSettings) -> None:
+    """A master records its settings: a stack made with other ones would be recorded wrongly."""
+    for name, ran in (("nsigma", stacked.nsigma), ("maxiters", stacked.maxiters)):
+        wanted = getattr(settings, name)
+        if ran is not None and ran != wanted:
+            raise ValueError(f"the stack ran with {name}={ran}; the settings say stack.{name}={wanted}")
+
+
+def _qc_settings(accepted: Sequence[Assessment]) -> QcSettings:
+    judged = {a.settings for a in accepted}
+    if len(judged) > 1:
+        raise ValueError("the frames of one master were judged with different quality-control settings")
+    return judged.pop() if judged else QC_DEFAULTS
+
+
 def master_from_stack(
     kind: MasterKind,
     stacked: StackResult,
     accepted: Sequence[Assessment],
     template: Frame,
     *,
-    nsigma: float,
-    parameters: dict[str, float | str] | None = None,
+    settings: StackSettings = STACK_DEFAULTS,
     shared: npt.NDArray[np.float32] | None = None,
     temperature_coefficient: float | None = None,
-    low_level: float = LOW_FLAT_LEVEL,
 ) -> Master:
     """The master of ``kind`` from the stack of its ``accepted`` frames.
 
@@ -340,28 +372,35 @@ def master_from_stack(
     kind : MasterKind
         The master's kind.
     stacked : StackResult
-        The stack of the accepted frames.
+        The stack of the accepted frames, made with ``settings.nsigma`` and ``settings.maxiters``.
     accepted : sequence of Assessment
-        Their assessments (levels, temperatures, times).
+        Their assessments (levels, temperatures, times, and the quality-control settings they
+        were judged with).
     template : Frame
         One of the prepared frames.
-    nsigma : float
-        The stack's threshold (recorded).
-    parameters : dict, optional
-        Further parameters to record.
+    settings : StackSettings
+        The stack's settings (recorded) and ``low_flat_level``: flat pixels below this response
+        get LOW_FLAT and are set to 1.
     shared : ndarray of float32, optional
         The error common to every input, in the master's units.
     temperature_coefficient : float, optional
         DRKTCOEF, 1/K (darks).
-    low_level : float
-        Flat pixels below this response get LOW_FLAT and are set to 1.
 
     Returns
     -------
     Master
         DATE-OBS the mean of the inputs', DAY-OBS the latest, named by
         `~lco_core.master.master_filename`; BIASLVL, CCDATEMP or FLATLVL the mean of the inputs'.
+        Its ``make_master_{kind}`` step records the ``stack.*`` and ``qc.*`` settings.
+
+    Raises
+    ------
+    ValueError
+        The stack states an ``nsigma`` or ``maxiters`` other than ``settings``', or the frames
+        were judged with different quality-control settings.
     """
+    _stack_settings_applied(stacked, settings)
+    qc = _qc_settings(accepted)
     uncertainty = stacked.uncertainty.astype(np.float32)
     if shared is not None:
         used = np.maximum(stacked.n_used, 1).astype(np.float32)
@@ -372,14 +411,14 @@ def master_from_stack(
     meta = attrs.evolve(meta, filename=master_filename(meta, kind))
     data, mask = stacked.data, stacked.mask
     if kind is MasterKind.SKYFLAT:
-        low = data < low_level
+        low = data < settings.low_flat_level
         data = np.where(low, np.float32(1.0), data)
         mask = mask | (low * np.uint8(MaskBit.LOW_FLAT)).astype(np.uint8)
-    step = ProcessingStep(
-        f"make_master_{kind.value}",
-        {**(parameters or {}), "nsigma": nsigma},
+    step = settings.step(
         {"n_frames": len(accepted), "no_data_pixels": int((stacked.mask != 0).sum())},
         tuple(m.filename for m in metas),
+        stage=f"make_master_{kind.value}",
+        also=(qc,),
     )
     frame = template.with_step(
         step, meta=meta, data=data, uncertainty=uncertainty, mask=mask, sources=None, wcs=None
@@ -402,21 +441,14 @@ def _make(
     kind: MasterKind,
     *,
     previous: Master | None,
-    min_frames: int,
-    nsigma: float,
-    parameters: dict[str, float | str],
+    settings: StackSettings,
+    qc: QcSettings,
     bias: Master | None = None,
     dark: Master | None = None,
-    temperature_tolerance: float = TEMPERATURE_TOLERANCE,
-    min_snr: float = MIN_FLAT_SNR,
     temperature_coefficient: float | None = None,
-    low_level: float = LOW_FLAT_LEVEL,
 ) -> MasterResult:
-    assessments = [
-        assess_frame(f, kind, previous=previous, temperature_tolerance=temperature_tolerance, min_snr=min_snr)
-        for f in frames
-    ]
-    accepted = choose_frames(assessments, kind, min_frames=min_frames)
+    assessments = [assess_frame(f, kind, previous=previous, settings=qc) for f in frames]
+    accepted = choose_frames(assessments, kind, settings=settings)
     chosen = {a.filename for a in accepted}
     used = [f for f in frames if f.meta.filename in chosen]
     shapes = {f.shape for f in used}
@@ -424,7 +456,8 @@ def _make(
         raise ValueError(f"frames of different shapes cannot make one master {kind.value}: {sorted(shapes)}")
     stacked = stack(
         [f.data for f in used],
-        nsigma=nsigma,
+        nsigma=settings.nsigma,
+        maxiters=settings.maxiters,
         masks=[f.mask != 0 for f in used],
         uncertainties=[f.uncertainty for f in used],
     )
@@ -442,8 +475,8 @@ def _make(
             axis=0,
         )
     master = master_from_stack(
-        kind, stacked, accepted, used[0], nsigma=nsigma, parameters=parameters, shared=shared,
-        temperature_coefficient=temperature_coefficient, low_level=low_level,
+        kind, stacked, accepted, used[0], settings=settings, shared=shared,
+        temperature_coefficient=temperature_coefficient,
     )  # fmt: skip
     rejected = tuple(Rejection(a.filename, a.reason) for a in assessments if not a.accepted)
     decisions = tuple(a.qc for a in assessments if a.qc is not None)
@@ -454,8 +487,8 @@ def make_master_bias(
     frames: Sequence[Frame],
     *,
     previous: Master | None = None,
-    min_frames: int = MIN_FRAMES,
-    nsigma: float = 3.0,
+    settings: StackSettings = STACK_DEFAULTS,
+    qc: QcSettings = QC_DEFAULTS,
 ) -> MasterResult:
     """Stack bias frames (after `~lco_stages.bias.subtract_bias_level`) into a master bias per read.
 
@@ -468,10 +501,11 @@ def make_master_bias(
         Bias frames after `~lco_stages.recipes.bias_recipe`, one group.
     previous : Master, optional
         The current master bias, for quality control.
-    min_frames : int
-        Fewest frames a master may be made of.
-    nsigma : float
-        The stack's rejection threshold, robust standard deviations.
+    settings : StackSettings
+        ``min_frames`` (fewest frames a master may be made of), the stack's ``nsigma`` (robust
+        standard deviations) and ``maxiters``.
+    qc : QcSettings
+        How frames are judged against ``previous``.
 
     Returns
     -------
@@ -480,29 +514,26 @@ def make_master_bias(
     Raises
     ------
     TooFewFramesError
-        Fewer than ``min_frames`` usable frames.
+        Fewer than ``settings.min_frames`` usable frames.
     ValueError
         Frames of different groups or shapes.
     """
-    return _make(
-        frames, MasterKind.BIAS, previous=previous, min_frames=min_frames, nsigma=nsigma, parameters={}
-    )
+    return _make(frames, MasterKind.BIAS, previous=previous, settings=settings, qc=qc)
 
 
 def make_master_dark(
     frames: Sequence[Frame],
     *,
     previous: Master | None = None,
-    min_frames: int = MIN_FRAMES,
-    nsigma: float = 3.0,
-    temperature_tolerance: float = TEMPERATURE_TOLERANCE,
+    settings: StackSettings = STACK_DEFAULTS,
+    qc: QcSettings = QC_DEFAULTS,
     temperature_coefficient: float | None = None,
     bias: Master | None = None,
 ) -> MasterResult:
     """Stack dark frames (electrons per second, after bias and Poisson noise) into a master dark.
 
-    Frames whose CCD temperature is ``temperature_tolerance`` or more from the set point are not
-    used; the master's temperature is the mean CCDATEMP of the frames used. ``bias`` is the
+    Frames whose CCD temperature is ``qc.temperature_tolerance`` or more from the set point are
+    not used; the master's temperature is the mean CCDATEMP of the frames used. ``bias`` is the
     master bias the frames were corrected with: its error is common to all of them.
 
     Parameters
@@ -511,12 +542,10 @@ def make_master_dark(
         Dark frames after `~lco_stages.recipes.dark_recipe`, one group.
     previous : Master, optional
         The current master dark, for quality control.
-    min_frames : int
-        Fewest frames a master may be made of.
-    nsigma : float
-        The stack's rejection threshold.
-    temperature_tolerance : float
-        Degrees Celsius.
+    settings : StackSettings
+        ``min_frames`` and the stack's ``nsigma`` and ``maxiters``.
+    qc : QcSettings
+        ``temperature_tolerance`` (degrees Celsius) and the comparison with ``previous``.
     temperature_coefficient : float, optional
         DRKTCOEF of the camera, 1/K (kept in the master).
     bias : Master, optional
@@ -529,14 +558,13 @@ def make_master_dark(
     Raises
     ------
     TooFewFramesError
-        Fewer than ``min_frames`` usable frames.
+        Fewer than ``settings.min_frames`` usable frames.
     ValueError
         Frames of different groups or shapes.
     """
     return _make(
-        frames, MasterKind.DARK, previous=previous, min_frames=min_frames, nsigma=nsigma,
-        parameters={"temperature_tolerance": temperature_tolerance}, bias=bias,
-        temperature_tolerance=temperature_tolerance, temperature_coefficient=temperature_coefficient,
+        frames, MasterKind.DARK, previous=previous, settings=settings, qc=qc, bias=bias,
+        temperature_coefficient=temperature_coefficient,
     )  # fmt: skip
 
 
@@ -544,20 +572,18 @@ def make_master_flat(
     frames: Sequence[Frame],
     *,
     previous: Master | None = None,
-    min_frames: int = MIN_FRAMES,
-    nsigma: float = 3.0,
-    min_snr: float = MIN_FLAT_SNR,
-    low_level: float = LOW_FLAT_LEVEL,
+    settings: StackSettings = STACK_DEFAULTS,
+    qc: QcSettings = QC_DEFAULTS,
     bias: Master | None = None,
     dark: Master | None = None,
 ) -> MasterResult:
     """Stack normalised sky flats into a master flat.
 
-    Frames with a median signal-to-noise below ``min_snr`` are not used. Stars in dithered
-    flats move between frames and are rejected pixel by pixel by the clipped stack. Pixels
-    below ``low_level`` get LOW_FLAT and are set to 1, so dividing by the flat never amplifies
-    a dead pixel into nonsense. ``bias`` and ``dark`` are the masters the frames were
-    corrected with: their errors are common to all frames.
+    Frames with a median signal-to-noise below ``qc.min_flat_snr`` are not used. Stars in
+    dithered flats move between frames and are rejected pixel by pixel by the clipped stack.
+    Pixels below ``settings.low_flat_level`` get LOW_FLAT and are set to 1, so dividing by the
+    flat never amplifies a dead pixel into nonsense. ``bias`` and ``dark`` are the masters the
+    frames were corrected with: their errors are common to all frames.
 
     Parameters
     ----------
@@ -565,14 +591,10 @@ def make_master_flat(
         Sky flats after `~lco_stages.recipes.flat_recipe`, one group (one filter).
     previous : Master, optional
         The current master flat, for quality control.
-    min_frames : int
-        Fewest frames a master may be made of.
-    nsigma : float
-        The stack's rejection threshold.
-    min_snr : float
-        Fewest median signal-to-noise of a usable flat.
-    low_level : float
-        Response below which a pixel is LOW_FLAT.
+    settings : StackSettings
+        ``min_frames``, the stack's ``nsigma`` and ``maxiters``, and ``low_flat_level``.
+    qc : QcSettings
+        ``min_flat_snr`` and the comparison with ``previous``.
     bias, dark : Master, optional
         The masters the frames were corrected with.
 
@@ -583,12 +605,10 @@ def make_master_flat(
     Raises
     ------
     TooFewFramesError
-        Fewer than ``min_frames`` usable frames.
+        Fewer than ``settings.min_frames`` usable frames.
     ValueError
         Frames of different groups (filters) or shapes.
     """
     return _make(
-        frames, MasterKind.SKYFLAT, previous=previous, min_frames=min_frames, nsigma=nsigma,
-        parameters={"min_snr": min_snr, "low_level": low_level}, bias=bias, dark=dark, min_snr=min_snr,
-        low_level=low_level,
-    )  # fmt: skip
+        frames, MasterKind.SKYFLAT, previous=previous, settings=settings, qc=qc, bias=bias, dark=dark
+    )

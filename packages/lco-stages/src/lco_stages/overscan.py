@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import ClassVar, Literal
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 
 from lco_core.frame import AmplifierData, Frame
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ProcessingStep
 from lco_core.stats import sigma_clipped_mean
 from lco_instruments.geometry import AmplifierGeometry, Camera
 from lco_stages._checks import map_amplifiers, require_amplifiers
 
 STAGE = "subtract_overscan"
 Method = Literal["mean", "rows"]
+
+
+@documented
+@attrs.frozen
+class OverscanSettings(StageSettings):
+    """subtract_overscan: each amplifier's electronic offset, measured in its serial overscan."""
+
+    section: ClassVar[str] = "overscan"
+    stage: ClassVar[str] = STAGE
+
+    method: str = parameter(
+        "mean", "one clipped mean per amplifier, or a robust polynomial per row", choices=("mean", "rows")
+    )
+    nsigma: float = parameter(3.0, "rejection threshold of the clipped means", unit="sigma", above=0.0)
+    degree: int = parameter(3, "polynomial degree in the row number (method rows)", minimum=0, maximum=9)
+
+
+#: Every overscan setting at its default.
+OVERSCAN_DEFAULTS = OverscanSettings()
 
 
 def overscan_level(pixels: npt.NDArray[np.float32], *, nsigma: float = 3.0) -> float:
@@ -81,9 +101,7 @@ def overscan_rows(
     return np.asarray(levels, dtype=np.float64)
 
 
-def subtract_overscan(
-    camera: Camera, *, method: Method = "mean", nsigma: float = 3.0, degree: int = 3
-) -> Stage:
+def subtract_overscan(camera: Camera, settings: OverscanSettings = OVERSCAN_DEFAULTS) -> Stage:
     """Subtract each amplifier's overscan level (ADU) from its whole readout.
 
     ``method="mean"`` (default, as LCO's pipeline): one ``nsigma``-clipped mean per amplifier.
@@ -95,27 +113,23 @@ def subtract_overscan(
     ----------
     camera : Camera
         Each amplifier's ``bias_section`` (None: no overscan).
-    method : {'mean', 'rows'}
-        One level per amplifier, or a level per row.
-    nsigma : float
-        Rejection threshold, robust standard deviations.
-    degree : int
-        Polynomial degree of ``method='rows'``.
+    settings : OverscanSettings
+        ``method`` ('mean': one level per amplifier, 'rows': a level per row), ``nsigma``
+        (rejection threshold, robust standard deviations) and ``degree`` (polynomial degree of
+        'rows'); the ``overscan.*`` settings.
 
     Returns
     -------
     Stage
-        Records ``overscan_ampN`` (ADU, or ``'none'``), written to products as OVERSCNn.
+        Records the settings and ``overscan_ampN`` (ADU, or ``'none'``), written to products as
+        OVERSCNn.
 
     Raises
     ------
-    ValueError
-        An unknown ``method`` (when the stage is built).
     StageError
         When run on an assembled frame, or on readouts that do not match ``camera``.
     """
-    if method not in ("mean", "rows"):
-        raise ValueError(f"overscan method must be 'mean' or 'rows', not {method!r}")
+    method, nsigma, degree = settings.method, settings.nsigma, settings.degree
 
     def stage(frame: Frame) -> Frame:
         require_amplifiers(frame, camera, STAGE)
@@ -142,7 +156,6 @@ def subtract_overscan(
             return amp.evolve(data=amp.data - levels[:, np.newaxis].astype(np.float32))
 
         amplifiers = map_amplifiers(frame, camera, subtract)
-        parameters = {"method": method, "nsigma": nsigma, **({"degree": degree} if method == "rows" else {})}
-        return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics), amplifiers=amplifiers)
+        return frame.with_step(settings.step(diagnostics), amplifiers=amplifiers)
 
     return stage

@@ -2,16 +2,43 @@
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 import numpy as np
 
 from lco_core.frame import Frame
 from lco_core.master import Master
+from lco_core.parameters import StageSettings, documented, parameter
 
-#: A pixel disagrees when it lies beyond this many sigma of the combined noise ...
-QC_NSIGMA = 6.0
-#: ... and a frame is bad when more than this fraction of its pixels disagree.
-QC_MAX_FRACTION = 0.05
+
+@documented
+@attrs.frozen
+class QcSettings(StageSettings):
+    """assess_frame: which prepared calibration frames may go into a master (recorded with the master)."""
+
+    section: ClassVar[str] = "qc"
+    stage: ClassVar[str] = "assess_frame"
+
+    max_deviation: float = parameter(
+        6.0, "a pixel disagrees with the previous master beyond this many sigma of the combined noise",
+        unit="sigma", above=0.0,
+    )  # fmt: skip
+    max_fraction: float = parameter(
+        0.05, "a frame is rejected when more than this fraction of its pixels disagree", minimum=0.0,
+        maximum=1.0,
+    )  # fmt: skip
+    temperature_tolerance: float = parameter(
+        0.5, "darks whose CCD temperature is this far or more from the set point are not used",
+        unit="deg C", above=0.0,
+    )  # fmt: skip
+    min_flat_snr: float = parameter(
+        50.0, "sky flats whose median signal-to-noise is below this are not used", minimum=0.0
+    )
+
+
+#: Every quality-control setting at its default.
+QC_DEFAULTS = QcSettings()
 
 
 @attrs.frozen
@@ -37,7 +64,7 @@ class QcDecision:
 
 
 def compare_with_master(
-    frame: Frame, previous: Master | None, *, nsigma: float = QC_NSIGMA, max_fraction: float = QC_MAX_FRACTION
+    frame: Frame, previous: Master | None, settings: QcSettings = QC_DEFAULTS
 ) -> QcDecision:
     """Compare a prepared calibration frame with the previous master of its kind.
 
@@ -50,10 +77,9 @@ def compare_with_master(
         The prepared calibration frame.
     previous : Master or None
         The previous master of its kind.
-    nsigma : float
-        A pixel disagrees when ``|frame - master| > nsigma x hypot(sigma, sigma_master)``.
-    max_fraction : float
-        The frame is rejected when more than this fraction of pixels disagree.
+    settings : QcSettings
+        A pixel disagrees when ``|frame - master| > max_deviation x hypot(sigma, sigma_master)``;
+        the frame is rejected when more than ``max_fraction`` of its pixels disagree.
 
     Returns
     -------
@@ -62,6 +88,7 @@ def compare_with_master(
         no pixel can be compared.
     """
     name = frame.meta.filename
+    nsigma, max_fraction = settings.max_deviation, settings.max_fraction
     if previous is None:
         return QcDecision(name, True, None, "no previous master: accepted")
     if previous.frame.shape != frame.shape:

@@ -8,7 +8,8 @@
                  -> cosmic rays -> sources -> astrometry -> photometric calibration
 
 The bad pixel mask is applied after trimming because it lives on the product's pixel grid;
-mask bits are ORed, so its place in the chain changes nothing else.
+mask bits are ORed, so its place in the chain changes nothing else. Every recipe takes the
+run's `~lco_core.parameters.Settings` and hands each stage its own declaration's record.
 """
 
 from __future__ import annotations
@@ -19,24 +20,26 @@ from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
 from lco_core.master import BadPixelMask, Master
 from lco_core.meta import ObsType
+from lco_core.parameters import Settings
 from lco_core.pipeline import Stage, pipeline
 from lco_instruments.geometry import Camera
 from lco_instruments.mounting import mounting_for
-from lco_stages.bias import subtract_bias, subtract_bias_level
+from lco_stages.bias import BiasLevelSettings, subtract_bias, subtract_bias_level
 from lco_stages.bpm import apply_bad_pixel_mask
-from lco_stages.cosmic import mask_cosmic_rays
+from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.crosstalk import correct_crosstalk
 from lco_stages.dark import divide_by_exposure_time, subtract_dark
-from lco_stages.flat import divide_flat, normalise_flat
+from lco_stages.flat import FlatLevelSettings, divide_flat, normalise_flat
 from lco_stages.gain import apply_gain
 from lco_stages.mosaic import assemble_amplifiers
-from lco_stages.overscan import Method, subtract_overscan
+from lco_stages.overscan import OverscanSettings, subtract_overscan
 from lco_stages.poisson import add_poisson_uncertainty
 from lco_stages.saturation import flag_saturated
-from lco_stages.sources import detect_sources
+from lco_stages.settings import DEFAULT_SETTINGS
+from lco_stages.sources import SourceSettings, detect_sources
 from lco_stages.trim import trim
-from lco_stages.wcs import DEFAULT_SEARCH, AstrometrySearch, solve_wcs
-from lco_stages.zeropoint import calibrate_photometry
+from lco_stages.wcs import AstrometrySearch, solve_wcs
+from lco_stages.zeropoint import PhotometrySettings, calibrate_photometry
 
 
 class MissingCalibrationError(LcoError):
@@ -67,15 +70,15 @@ def _needed(master: Master | None, kind: str, purpose: str) -> Master:
     return master
 
 
-def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stage, ...]:
+def amplifier_stages(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -> tuple[Stage, ...]:
     """Instrument signature removal, common to every OBSTYPE.
 
     Parameters
     ----------
     camera : Camera
         The frame's camera.
-    overscan : {'mean', 'rows'}
-        The overscan method (`~lco_stages.overscan.subtract_overscan`).
+    settings : Settings
+        The run's settings (``overscan.*``, `~lco_stages.overscan.subtract_overscan`).
 
     Returns
     -------
@@ -84,7 +87,7 @@ def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stag
     """
     return (
         flag_saturated(camera),
-        subtract_overscan(camera, method=overscan),
+        subtract_overscan(camera, settings.of(OverscanSettings)),
         correct_crosstalk(camera),
         apply_gain(camera),
         assemble_amplifiers(camera),
@@ -92,43 +95,47 @@ def amplifier_stages(camera: Camera, *, overscan: Method = "mean") -> tuple[Stag
     )
 
 
-def amplifier_recipe(camera: Camera, *, overscan: Method = "mean") -> Stage:
+def amplifier_recipe(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
     """The amplifier stages composed into one stage: raw ADU readouts to a trimmed image in electrons.
 
     Parameters
     ----------
     camera : Camera
         The frame's camera.
-    overscan : {'mean', 'rows'}
-        The overscan method.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
     Stage
     """
-    return pipeline(*amplifier_stages(camera, overscan=overscan))
+    return pipeline(*amplifier_stages(camera, settings=settings))
 
 
 def _mask(cal: Calibrations) -> tuple[Stage, ...]:
     return () if cal.bpm is None else (apply_bad_pixel_mask(cal.bpm),)
 
 
-def bias_recipe(camera: Camera) -> Stage:
+def bias_recipe(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
     """A bias frame's recipe: amplifier stages, then its own level removed (BIASLVL, per read).
 
     Parameters
     ----------
     camera : Camera
         The frame's camera.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
     Stage
     """
-    return pipeline(*amplifier_stages(camera), subtract_bias_level())
+    return pipeline(
+        *amplifier_stages(camera, settings=settings), subtract_bias_level(settings.of(BiasLevelSettings))
+    )
 
 
-def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
+def dark_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
     """A dark frame's recipe: amplifier stages, BPM, bias, Poisson noise, / EXPTIME (e-/s).
 
     Parameters
@@ -137,6 +144,8 @@ def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
         The frame's camera.
     cal : Calibrations
         Needs ``bias``; ``bpm`` is applied when given.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
@@ -149,7 +158,7 @@ def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
     """
     bias = _needed(cal.bias, "bias", "a dark")
     return pipeline(
-        *amplifier_stages(camera),
+        *amplifier_stages(camera, settings=settings),
         *_mask(cal),
         subtract_bias(bias),
         add_poisson_uncertainty,
@@ -157,7 +166,7 @@ def dark_recipe(camera: Camera, cal: Calibrations) -> Stage:
     )
 
 
-def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
+def flat_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
     """A sky flat's recipe: amplifier stages, BPM, bias, Poisson noise, dark, / FLATLVL.
 
     Parameters
@@ -166,6 +175,8 @@ def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
         The frame's camera.
     cal : Calibrations
         Needs ``bias`` and ``dark``; ``bpm`` is applied when given.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
@@ -179,16 +190,18 @@ def flat_recipe(camera: Camera, cal: Calibrations) -> Stage:
     bias = _needed(cal.bias, "bias", "a sky flat")
     dark = _needed(cal.dark, "dark", "a sky flat")
     return pipeline(
-        *amplifier_stages(camera),
+        *amplifier_stages(camera, settings=settings),
         *_mask(cal),
         subtract_bias(bias),
         add_poisson_uncertainty,
         subtract_dark(dark),
-        normalise_flat(),
+        normalise_flat(settings.of(FlatLevelSettings)),
     )
 
 
-def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
+def calibration_stages(
+    camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS
+) -> tuple[Stage, ...]:
     """Everything a science frame goes through before the science stages.
 
     Parameters
@@ -197,6 +210,8 @@ def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
         The frame's camera.
     cal : Calibrations
         Needs ``bias``, ``dark`` and ``flat``; ``bpm`` is applied when given.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
@@ -210,7 +225,7 @@ def calibration_stages(camera: Camera, cal: Calibrations) -> tuple[Stage, ...]:
     """
     purpose = "a science frame"
     return (
-        *amplifier_stages(camera),
+        *amplifier_stages(camera, settings=settings),
         *_mask(cal),
         subtract_bias(_needed(cal.bias, "bias", purpose)),
         add_poisson_uncertainty,
@@ -225,7 +240,7 @@ def science_stages(
     *,
     reference: ReferenceCatalog | None,
     pixel_scale: float,
-    astrometry: AstrometrySearch = DEFAULT_SEARCH,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> tuple[Stage, ...]:
     """Calibration, then cosmic rays, sources, astrometry and photometric calibration.
 
@@ -239,9 +254,10 @@ def science_stages(
         Reference stars for astrometry and photometry (None: both record why they failed).
     pixel_scale : float
         Arcsec per pixel.
-    astrometry : AstrometrySearch
-        How far the astrometric solution is searched from the header's pointing and the
-        camera's orientation.
+    settings : Settings
+        The run's settings: each stage gets its own declaration's record (``cosmic.*``,
+        ``sources.*``, ``astrometry.*`` (how far the astrometric solution is searched from the
+        header's pointing and orientation), ``photometry.*``, and the calibration stages').
 
     Returns
     -------
@@ -253,11 +269,18 @@ def science_stages(
         A master is missing.
     """
     return (
-        *calibration_stages(camera, cal),
-        mask_cosmic_rays(camera),
-        detect_sources(pixel_scale=pixel_scale),
-        solve_wcs(reference, pixel_scale=pixel_scale, search=astrometry, mounting=mounting_for(camera.name)),
-        calibrate_photometry(reference if reference is not None else ReferenceCatalog([], [])),
+        *calibration_stages(camera, cal, settings=settings),
+        mask_cosmic_rays(camera, settings.of(CosmicRaySettings)),
+        detect_sources(pixel_scale=pixel_scale, settings=settings.of(SourceSettings)),
+        solve_wcs(
+            reference,
+            pixel_scale=pixel_scale,
+            search=settings.of(AstrometrySearch),
+            mounting=mounting_for(camera.name),
+        ),
+        calibrate_photometry(
+            reference if reference is not None else ReferenceCatalog([], []), settings.of(PhotometrySettings)
+        ),
     )
 
 
@@ -267,7 +290,7 @@ def science_recipe(
     *,
     reference: ReferenceCatalog | None,
     pixel_scale: float,
-    astrometry: AstrometrySearch = DEFAULT_SEARCH,
+    settings: Settings = DEFAULT_SETTINGS,
 ) -> Stage:
     """`science_stages` composed into one stage: a raw science frame to a product.
 
@@ -281,8 +304,8 @@ def science_recipe(
         Reference stars.
     pixel_scale : float
         Arcsec per pixel.
-    astrometry : AstrometrySearch
-        The astrometric search limits.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
@@ -293,7 +316,7 @@ def science_recipe(
     MissingCalibrationError
         A master is missing.
     """
-    stages = science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale, astrometry=astrometry)
+    stages = science_stages(camera, cal, reference=reference, pixel_scale=pixel_scale, settings=settings)
     return pipeline(*stages)
 
 
@@ -301,7 +324,9 @@ def science_recipe(
 REDUCED = frozenset({ObsType.BIAS, ObsType.DARK, ObsType.SKYFLAT, ObsType.EXPOSE, ObsType.STANDARD})
 
 
-def recipe_for(obstype: ObsType, camera: Camera, cal: Calibrations) -> Stage:
+def recipe_for(
+    obstype: ObsType, camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS
+) -> Stage:
     """The recipe of an OBSTYPE: what the masters are stacked from, or the calibrated science frame.
 
     Parameters
@@ -312,6 +337,8 @@ def recipe_for(obstype: ObsType, camera: Camera, cal: Calibrations) -> Stage:
         The frame's camera.
     cal : Calibrations
         The masters the recipe needs.
+    settings : Settings
+        The run's settings.
 
     Returns
     -------
@@ -324,11 +351,11 @@ def recipe_for(obstype: ObsType, camera: Camera, cal: Calibrations) -> Stage:
         Another OBSTYPE, or a master the recipe needs is missing.
     """
     if obstype is ObsType.BIAS:
-        return bias_recipe(camera)
+        return bias_recipe(camera, settings=settings)
     if obstype is ObsType.DARK:
-        return dark_recipe(camera, cal)
+        return dark_recipe(camera, cal, settings=settings)
     if obstype is ObsType.SKYFLAT:
-        return flat_recipe(camera, cal)
+        return flat_recipe(camera, cal, settings=settings)
     if obstype in (ObsType.EXPOSE, ObsType.STANDARD):
-        return pipeline(*calibration_stages(camera, cal))
+        return pipeline(*calibration_stages(camera, cal, settings=settings))
     raise MissingCalibrationError(f"OBSTYPE {obstype.value} is not reduced by this pipeline")

@@ -10,6 +10,8 @@ their light restored from the frame's PSF (`lco_stages.masked_flux`).
 
 from __future__ import annotations
 
+from typing import ClassVar
+
 import attrs
 import numpy as np
 import numpy.typing as npt
@@ -19,8 +21,8 @@ from scipy.spatial import cKDTree
 from lco_core.errors import StageError
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ProcessingStep
 from lco_core.sources import SourceCatalog, SourceFlag
 from lco_core.stats import robust_std, sigma_clipped_mean
 from lco_stages._checks import require_assembled
@@ -127,14 +129,31 @@ class ImageQuality:
     position_angle: float
 
 
-def detect_sources(
-    *,
-    pixel_scale: float,
-    threshold: float = 3.0,
-    minarea: int = 5,
-    deblend_cont: float = 0.005,
-    background_box: int = 64,
-) -> Stage:
+@documented
+@attrs.frozen
+class SourceSettings(StageSettings):
+    """detect_sources: sep background, detection and photometry; the CAT table and image quality."""
+
+    section: ClassVar[str] = "sources"
+    stage: ClassVar[str] = STAGE
+
+    threshold: float = parameter(
+        3.0, "detection threshold, in units of the ERR plane", unit="sigma", above=0.0
+    )
+    minarea: int = parameter(5, "fewest connected pixels above the threshold", unit="pixel", minimum=1)
+    deblend_cont: float = parameter(
+        0.005, "sep's least contrast ratio of a deblended component", minimum=0.0, maximum=1.0
+    )
+    background_box: int = parameter(
+        64, "background mesh size (at most half the image is used)", unit="pixel", minimum=8
+    )
+
+
+#: Every source-detection setting at its default.
+SOURCE_DEFAULTS = SourceSettings()
+
+
+def detect_sources(*, pixel_scale: float, settings: SourceSettings = SOURCE_DEFAULTS) -> Stage:
     """Detect and measure sources on a calibrated frame (electrons) with its mask and ERR plane.
 
     ``pixel_scale`` (arcsec per pixel) turns the fixed aperture diameters into pixels and the
@@ -149,21 +168,18 @@ def detect_sources(
     ----------
     pixel_scale : float
         Arcsec per pixel.
-    threshold : float
-        Detection threshold, in units of the 1-sigma ERR plane.
-    minarea : int
-        Fewest connected pixels above the threshold, pixels.
-    deblend_cont : float
-        sep's minimum contrast ratio for deblending.
-    background_box : int
-        Background mesh size, pixels (at most half the image).
+    settings : SourceSettings
+        ``threshold`` (units of the 1-sigma ERR plane), ``minarea`` (pixels), ``deblend_cont``
+        (sep's deblending contrast) and ``background_box`` (mesh size, pixels, at most half the
+        image); the ``sources.*`` settings.
 
     Returns
     -------
     Stage
-        Attaches the CAT table (`measure_sources`) and records L1MEAN, L1MEDIAN, L1SIGMA,
-        L1FWHM, L1ELLIP and L1ELLIPA, the PSF used for masked pixels (``psf_fwhm`` in pixels,
-        ``psf_beta``, ``psf_stars`` fitted, 0 if assumed), ``succeeded`` and ``reason``.
+        Attaches the CAT table (`measure_sources`) and records the settings, the pixel scale,
+        L1MEAN, L1MEDIAN, L1SIGMA, L1FWHM, L1ELLIP and L1ELLIPA, the PSF used for masked pixels
+        (``psf_fwhm`` in pixels, ``psf_beta``, ``psf_stars`` fitted, 0 if assumed), ``succeeded``
+        and ``reason``.
 
     Raises
     ------
@@ -177,14 +193,9 @@ def detect_sources(
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
-        measured = measure_sources(
-            frame, pixel_scale=pixel_scale, threshold=threshold, minarea=minarea,
-            deblend_cont=deblend_cont, background_box=background_box,
-        )  # fmt: skip
+        measured = measure_sources(frame, pixel_scale=pixel_scale, settings=settings)
         catalog, quality, psf = measured.catalog, measured.quality, measured.psf
-        step = ProcessingStep(
-            STAGE,
-            {"threshold": threshold, "minarea": minarea, "pixel_scale": pixel_scale},
+        step = settings.step(
             {
                 "n_sources": len(catalog),
                 "L1MEAN": quality.mean_background,
@@ -199,6 +210,7 @@ def detect_sources(
                 "succeeded": not measured.failure,
                 "reason": measured.failure,
             },
+            facts={"pixel_scale": pixel_scale},
         )
         return frame.with_step(step, sources=catalog)
 
@@ -289,13 +301,7 @@ class SourceMeasurement:
 
 
 def measure_sources(
-    frame: Frame,
-    *,
-    pixel_scale: float,
-    threshold: float = 3.0,
-    minarea: int = 5,
-    deblend_cont: float = 0.005,
-    background_box: int = 64,
+    frame: Frame, *, pixel_scale: float, settings: SourceSettings = SOURCE_DEFAULTS
 ) -> SourceMeasurement:
     """The CAT table and image-quality figures of a calibrated frame (see `detect_sources`).
 
@@ -312,14 +318,9 @@ def measure_sources(
         A calibrated, assembled frame (electrons) with its mask and ERR plane.
     pixel_scale : float
         Arcsec per pixel.
-    threshold : float
-        Detection threshold, units of the ERR plane.
-    minarea : int
-        Fewest connected pixels.
-    deblend_cont : float
-        sep's deblending contrast.
-    background_box : int
-        Background mesh size, pixels.
+    settings : SourceSettings
+        Detection threshold (units of the ERR plane), fewest connected pixels, sep's deblending
+        contrast and the background mesh size (pixels).
 
     Returns
     -------
@@ -334,13 +335,14 @@ def measure_sources(
     StageError
         Every pixel is masked.
     """
+    threshold, minarea, deblend_cont = settings.threshold, settings.minarea, settings.deblend_cont
     data = np.array(frame.data, dtype=np.float32, order="C")
     error = np.ascontiguousarray(frame.uncertainty, dtype=np.float32)
     excluded = (frame.mask & np.uint8(_EXCLUDED)) != 0
     ny, nx = data.shape
     if excluded.all():
         raise StageError(STAGE, frame.meta.filename, "every pixel is masked: nothing to detect")
-    box = max(8, min(background_box, ny // 2, nx // 2))
+    box = max(8, min(settings.background_box, ny // 2, nx // 2))
     usable_error = np.where(excluded | (error <= 0), np.float32(np.inf), error).astype(np.float32)
     _set_sep_limits(nx * ny)
     sky: npt.NDArray[np.float32] | None = None

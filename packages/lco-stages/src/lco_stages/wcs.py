@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import math
-from typing import Literal
+from typing import ClassVar, Literal
 
 import attrs
 import numpy as np
@@ -14,8 +14,9 @@ from lco_core.frame import Frame
 from lco_core.header import Header, HeaderCard
 from lco_core.meta import FrameMeta
 from lco_core.orientation import Orientation
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ParamValue, ProcessingStep
+from lco_core.provenance import ParamValue
 from lco_core.sources import WcsSolution
 from lco_instruments.filters import band_for
 from lco_stages._checks import require_assembled
@@ -44,41 +45,31 @@ _KEEP = (
 OrientationSource = Literal["header", "camera", "none"]
 
 
-def _limits(instance: object, attribute: attrs.Attribute[float], value: float) -> None:
-    bounds = {"radius_arcmin": (0.0, 600.0), "max_rotation_deg": (0.0, 180.0), "scale_tolerance": (0.0, 0.5)}
-    low, high = bounds[attribute.name]
-    if not low <= value <= high:
-        raise ValueError(f"{attribute.name} must be within [{low:g}, {high:g}], got {value}")
-
-
+@documented
 @attrs.frozen
-class AstrometrySearch:
-    """How far `solve_wcs` searches from its starting guess (``lco-reduce run`` options).
+class AstrometrySearch(StageSettings):
+    """solve_wcs: how far the astrometric solution is searched from the header's pointing and orientation.
 
     The defaults are a plate solver's: any rotation, either parity, 10 arcmin of pointing
-    error, 5 % of scale. The starting orientation is only searched first.
-
-    Attributes
-    ----------
-    radius_arcmin : float
-        Largest pointing error searched, arcmin (the offset of the image centre).
-    max_rotation_deg : float
-        Largest rotation from the starting orientation, degrees (180: any).
-    allow_mirror : bool
-        Also search the mirror image of the starting orientation.
-    scale_tolerance : float
-        Largest relative difference of the pixel scale from the camera's nominal one.
-
-    Raises
-    ------
-    ValueError
-        A limit outside its range (radius 0-600 arcmin, rotation 0-180 deg, scale 0-0.5).
+    error, 5 % of scale. The starting orientation is only searched first. A limit outside its
+    range raises `~lco_core.parameters.InvalidSettingError` (a `ValueError`).
     """
 
-    radius_arcmin: float = attrs.field(default=10.0, converter=float, validator=_limits)
-    max_rotation_deg: float = attrs.field(default=180.0, converter=float, validator=_limits)
-    allow_mirror: bool = True
-    scale_tolerance: float = attrs.field(default=0.05, converter=float, validator=_limits)
+    section: ClassVar[str] = "astrometry"
+    stage: ClassVar[str] = STAGE
+
+    radius_arcmin: float = parameter(
+        10.0, "largest pointing error searched (offset of the image centre)", unit="arcmin",
+        minimum=0.0, maximum=600.0,
+    )  # fmt: skip
+    max_rotation_deg: float = parameter(
+        180.0, "largest rotation from the header's (or camera's) orientation searched; 180: any",
+        unit="deg", minimum=0.0, maximum=180.0,
+    )  # fmt: skip
+    allow_mirror: bool = parameter(True, "also search the mirror image of the starting orientation")
+    scale_tolerance: float = parameter(
+        0.05, "largest relative error of the camera's nominal pixel scale", minimum=0.0, maximum=0.5
+    )
 
 
 #: The plate solver's limits: any rotation, either parity, 10 arcmin, 5 % of scale.
@@ -190,7 +181,7 @@ def solve_wcs(
     pixel_scale : float
         The camera's nominal scale, arcsec per pixel.
     search : AstrometrySearch
-        Pointing, rotation, parity and scale limits.
+        Pointing, rotation, parity and scale limits (the ``astrometry.*`` settings).
     mounting : Orientation, optional
         The camera's mounting (`lco_instruments.mounting.mounting_for`), for headers without a
         WCS of their own.
@@ -199,7 +190,8 @@ def solve_wcs(
     -------
     Stage
         Attaches a `WcsSolution` (WCSERR, WCSRMS, WCSMATCH, WCSREASN) and, when solved, adds
-        ``ra`` and ``dec`` (degrees, of the windowed positions) to the catalogue.
+        ``ra`` and ``dec`` (degrees, of the windowed positions) to the catalogue; records the
+        search limits, the pixel scale and where the starting orientation came from.
 
     Raises
     ------
@@ -209,15 +201,11 @@ def solve_wcs(
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
-        parameters: dict[str, ParamValue] = {
-            "pixel_scale": pixel_scale,
-            "max_offset_arcmin": search.radius_arcmin,
-            "max_rotation_deg": search.max_rotation_deg,
-            "allow_mirror": search.allow_mirror,
-            "scale_tolerance": search.scale_tolerance,
-        }
         start = starting_guess(frame.meta, frame.shape, pixel_scale, mounting=mounting)
-        parameters["orientation_from"] = "none" if start is None else start.orientation_from
+        facts: dict[str, ParamValue] = {
+            "pixel_scale": pixel_scale,
+            "orientation_from": "none" if start is None else start.orientation_from,
+        }
         catalog = frame.sources
         reason = ""
         if start is None:
@@ -229,7 +217,7 @@ def solve_wcs(
         if reason or start is None or catalog is None or reference is None:
             cards = Header() if start is None else wcs_to_header(start.wcs)
             solution = WcsSolution(cards, WCSERR_FAILED, math.nan, 0, reason)
-            return frame.with_step(ProcessingStep(STAGE, parameters, _diagnostics(solution, 0)), wcs=solution)
+            return frame.with_step(search.step(_diagnostics(solution, 0), facts=facts), wcs=solution)
         band = band_for(frame.meta.filter)
         band_name = band.band if band is not None and band.band in reference.magnitudes else None
         if band_name is None and "mag" in reference.magnitudes:
@@ -245,7 +233,7 @@ def solve_wcs(
             solution = WcsSolution(
                 wcs_to_header(start.wcs), WCSERR_FAILED, math.nan, result.n_matched, result.reason
             )
-            return frame.with_step(ProcessingStep(STAGE, parameters, _diagnostics(solution, 0)), wcs=solution)
+            return frame.with_step(search.step(_diagnostics(solution, 0), facts=facts), wcs=solution)
         ra, dec = result.wcs.all_pix2world(np.asarray(catalog["xwin"]), np.asarray(catalog["ywin"]), 1)
         located = catalog.with_columns(
             {"ra": ra, "dec": dec},
@@ -263,7 +251,7 @@ def solve_wcs(
             "north_angle_deg": round(found.north_angle_deg, 3),
             "mirrored": found.mirrored,
         }
-        return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics), wcs=solution, sources=located)
+        return frame.with_step(search.step(diagnostics, facts=facts), wcs=solution, sources=located)
 
     return stage
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from typing import ClassVar
 
 import attrs
 import numpy as np
@@ -13,14 +14,15 @@ from scipy.spatial import cKDTree
 from lco_core._arrays import Float64Array
 from lco_core.catalog import ReferenceCatalog
 from lco_core.frame import Frame
+from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ParamValue, ProcessingStep
+from lco_core.provenance import ParamValue
 from lco_core.sources import SourceFlag
 from lco_core.stats import sigma_clipped_mean
 from lco_instruments.filters import FilterBand, band_for
 from lco_stages._checks import require_assembled
 from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
-from lco_stages.photometry import ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
+from lco_stages.photometry import DEFAULT_FLOOR, ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
 from lco_stages.sources import APERTURE_DIAMETERS, MIN_STAR_FWHM_PX
 
 BoolArray = npt.NDArray[np.bool_]
@@ -34,7 +36,32 @@ _UNFIT |= SourceFlag.BAD_PIXELS | SourceFlag.COSMIC_RAY
 _NEVER = SourceFlag.SATURATED | SourceFlag.BLENDED
 
 
-def _failure(frame: Frame, parameters: dict[str, ParamValue], reason: str) -> Frame:
+@documented
+@attrs.frozen
+class PhotometrySettings(StageSettings):
+    """calibrate_photometry: the zero point (L1ZP) against a reference catalogue, and CAT magnitudes."""
+
+    section: ClassVar[str] = "photometry"
+    stage: ClassVar[str] = STAGE
+
+    radius_arcsec: float = parameter(
+        1.0, "largest source-to-star separation of a match", unit="arcsec", above=0.0, maximum=60.0
+    )
+    colour_term: bool = parameter(True, "fit a colour term when the catalogue has the filter's colour bands")
+    min_snr: float = parameter(20.0, "fewest flux / fluxerr of a clean calibrator", minimum=0.0)
+    nsigma: float = parameter(3.0, "clipping threshold of the zero-point fit", unit="sigma", above=0.0)
+    maxiters: int = parameter(10, "most clip-and-refit iterations of the fit", minimum=1, maximum=100)
+    min_stars: int = parameter(5, "fewest stars a zero point may rest on", minimum=2)
+    floor: float = parameter(
+        DEFAULT_FLOOR, "error floor added in quadrature to every star's magnitude", unit="mag", minimum=0.0
+    )
+
+
+#: Every photometric-calibration setting at its default.
+PHOTOMETRY_DEFAULTS = PhotometrySettings()
+
+
+def _failure(frame: Frame, settings: PhotometrySettings, facts: dict[str, ParamValue], reason: str) -> Frame:
     diagnostics: dict[str, ParamValue] = {
         "L1ZP": float("nan"),
         "L1ZPERR": float("nan"),
@@ -42,15 +69,11 @@ def _failure(frame: Frame, parameters: dict[str, ParamValue], reason: str) -> Fr
         "succeeded": False,
         "reason": reason,
     }
-    return frame.with_step(ProcessingStep(STAGE, parameters, diagnostics))
+    return frame.with_step(settings.step(diagnostics, facts=facts))
 
 
 def calibrate_photometry(
-    reference: ReferenceCatalog,
-    *,
-    radius_arcsec: float = 1.0,
-    colour_term: bool = True,
-    min_snr: float = 20.0,
+    reference: ReferenceCatalog, settings: PhotometrySettings = PHOTOMETRY_DEFAULTS
 ) -> Stage:
     """Fit L1ZP (``mag = L1ZP - 2.5 log10(flux / EXPTIME)``) and add ``mag``/``magerr`` to CAT.
 
@@ -72,17 +95,17 @@ def calibrate_photometry(
     ----------
     reference : ReferenceCatalog
         Reference stars with magnitudes.
-    radius_arcsec : float
-        Largest source-to-star separation of a match, arcsec.
-    colour_term : bool
-        Fit a colour term when the catalogue has the filter's colour bands.
-    min_snr : float
-        Fewest ``flux / fluxerr`` of a calibrator.
+    settings : PhotometrySettings
+        ``radius_arcsec`` (largest separation of a match), ``colour_term``, ``min_snr`` (fewest
+        ``flux / fluxerr`` of a clean calibrator) and the fit's ``nsigma``, ``maxiters``,
+        ``min_stars`` and ``floor`` (`~lco_stages.photometry.fit_zero_point`); the
+        ``photometry.*`` settings.
 
     Returns
     -------
     Stage
-        Records L1ZP, L1ZPERR, L1ZPSCAT, L1ZPNSTR (and L1COLORU, L1COLOR with a colour term)
+        Records the settings, the reference, band and calibrators used, L1ZP, L1ZPERR,
+        L1ZPSCAT, L1ZPNSTR (and L1COLORU, L1COLOR with a colour term)
         and adds ``mag`` and ``magerr`` to the catalogue.
 
     Raises
@@ -94,14 +117,13 @@ def calibrate_photometry(
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
         band = band_for(frame.meta.filter)
-        parameters: dict[str, ParamValue] = {
-            "radius_arcsec": radius_arcsec, "reference": reference.source, "min_snr": min_snr,
-        }  # fmt: skip
+        radius_arcsec, min_snr = settings.radius_arcsec, settings.min_snr
+        parameters: dict[str, ParamValue] = {"reference": reference.source}
         catalog = frame.sources
         if catalog is None or "ra" not in catalog:
-            return _failure(frame, parameters, "no source catalogue with sky positions")
+            return _failure(frame, settings, parameters, "no source catalogue with sky positions")
         if frame.wcs is None or not frame.wcs.solved:
-            return _failure(frame, parameters, "no astrometric solution")
+            return _failure(frame, settings, parameters, "no astrometric solution")
         if band is not None and band.band in reference.magnitudes:
             band_name = band.band
         elif "mag" in reference.magnitudes:
@@ -109,6 +131,7 @@ def calibrate_photometry(
         else:
             return _failure(
                 frame,
+                settings,
                 parameters,
                 f"reference catalogue has no {band.band if band else frame.meta.filter} magnitudes",
             )
@@ -133,16 +156,14 @@ def calibrate_photometry(
         )
         notes: list[str] = []
         for label, fit_ok in tiers:
-            fit = _fit_tier(
-                frame, reference, band, band_name, colour_term, radius_arcsec, flux, flux_error, fit_ok
-            )
+            fit = _fit_tier(frame, reference, band, band_name, settings, flux, flux_error, fit_ok)
             if fit.zero_point.succeeded:
                 break
             notes.append(f"{label}: {fit.zero_point.reason} ({fit.matched} matched)")
         parameters["calibrators"] = label
         zp, source, colours = fit.zero_point, fit.source, fit.colours
         if not zp.succeeded:
-            return _failure(frame, parameters | {"matched": fit.matched}, "; ".join(notes))
+            return _failure(frame, settings, parameters | {"matched": fit.matched}, "; ".join(notes))
         colour_values = np.full(len(catalog), np.nan)
         if colours is not None:
             colour_values[source] = colours
@@ -160,8 +181,7 @@ def calibrate_photometry(
         diagnostics = _diagnostics(zp, len(source))
         if notes:
             diagnostics["reason"] = "; ".join([*notes, zp.reason])
-        step = ProcessingStep(STAGE, parameters, diagnostics)
-        return frame.with_step(step, sources=updated)
+        return frame.with_step(settings.step(diagnostics, facts=parameters), sources=updated)
 
     return stage
 
@@ -179,8 +199,7 @@ def _fit_tier(
     reference: ReferenceCatalog,
     band: FilterBand | None,
     band_name: str,
-    colour_term: bool,
-    radius_arcsec: float,
+    settings: PhotometrySettings,
     flux: Float64Array,
     flux_error: Float64Array,
     fit_ok: npt.NDArray[np.bool_],
@@ -194,12 +213,12 @@ def _fit_tier(
         catalog["dec"][candidates],
         reference.ra,
         reference.dec,
-        radius_arcsec=radius_arcsec,
+        radius_arcsec=settings.radius_arcsec,
     )
     source = candidates[source]
     errors = reference.magnitude_errors.get(band_name)
     colours = None
-    colour_bands = band.colour if band is not None and colour_term else None
+    colour_bands = band.colour if band is not None and settings.colour_term else None
     if colour_bands is not None and all(b in reference.magnitudes for b in colour_bands):
         colours = (
             reference.magnitudes[colour_bands[0]][matched] - reference.magnitudes[colour_bands[1]][matched]
@@ -209,7 +228,8 @@ def _fit_tier(
     zp = fit_zero_point(
         flux[source], flux_error[source], frame.meta.exptime,
         reference.magnitudes[band_name][matched], None if errors is None else errors[matched],
-        colour=colours, colour_bands=colour_bands,
+        colour=colours, colour_bands=colour_bands, nsigma=settings.nsigma, maxiters=settings.maxiters,
+        min_stars=settings.min_stars, floor=settings.floor,
     )  # fmt: skip
     return _TierFit(zp, source, colours, len(source))
 

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 import click
 
+from lco_cli.commands.config import settings_options
 from lco_cli.errors import OK, SOME_FAILED, InputUsageError, set_error_log_folder
 
 if TYPE_CHECKING:
@@ -19,6 +20,7 @@ if TYPE_CHECKING:
     from lco_cli.logs import RunLog
     from lco_cli.night import NightResult
     from lco_cli.results import FrameResult
+    from lco_cli.settings import ChosenSettings
     from lco_stages.wcs import AstrometrySearch
 
 # The pipeline, rich and astropy are imported when a night is reduced, not when the command line
@@ -36,11 +38,12 @@ def reduce_night(
     scheduler: str | None = None,
     force: bool = False,
     quiet: bool = False,
-    min_frames: int = 5,
+    min_frames: int | None = None,
     thumbnails: bool = True,
     astrometry: AstrometrySearch | None = None,
     compress: bool = True,
     console: Console | None = None,
+    settings: ChosenSettings | None = None,
     verbosity: int = 0,
     log_file: Path | None = None,
 ) -> tuple[NightResult, int]:
@@ -66,17 +69,20 @@ def reduce_night(
         Reduce frames the library says are done.
     quiet : bool
         No progress display and no closing table (each failure still has its line).
-    min_frames : int
-        Frames a master needs.
+    min_frames : int, optional
+        Frames a master needs: the ``stack.min_frames`` setting (None: as ``settings`` say).
     thumbnails : bool
         Write thumbnails for the report.
     astrometry : AstrometrySearch, optional
-        How far astrometry searches from each header's pointing and orientation (default:
-        `lco_stages.wcs.DEFAULT_SEARCH`).
+        How far astrometry searches from each header's pointing and orientation: the
+        ``astrometry.*`` settings (None: as ``settings`` say).
     compress : bool
         Write products and masters tile-compressed (``.fits.fz``); False: plain ``.fits``.
     console : rich.console.Console, optional
         Where progress and the summary go (default: stderr).
+    settings : ChosenSettings, optional
+        Every stage's settings and where each came from (`lco_cli.settings.choose_settings`;
+        default: every default); recorded in ``summary.json``.
     verbosity : int
         Extra terminal lines (`lco_cli.logs.verbosity_level`): 1, each frame's outcome and the
         timings; 2, the debugging lines too.
@@ -114,7 +120,7 @@ def reduce_night(
         return _reduce_night(
             paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
             force=force, quiet=quiet, min_frames=min_frames, thumbnails=thumbnails, astrometry=astrometry,
-            compress=compress, console=console, verbosity=verbosity, log=log,
+            compress=compress, console=console, settings=settings, verbosity=verbosity, log=log,
         )  # fmt: skip
 
 
@@ -158,11 +164,12 @@ def _reduce_night(
     scheduler: str | None,
     force: bool,
     quiet: bool,
-    min_frames: int,
+    min_frames: int | None,
     thumbnails: bool,
     astrometry: AstrometrySearch | None,
     compress: bool,
     console: Console | None,
+    settings: ChosenSettings | None,
     verbosity: int,
     log: RunLog,
 ) -> tuple[NightResult, int]:
@@ -178,17 +185,17 @@ def _reduce_night(
     from lco_cli.logs import LOGGER, log_to_terminal
     from lco_cli.night import NightReduction, RunOptions
     from lco_cli.report.html import write_report
+    from lco_cli.settings import default_settings, summary_of
     from lco_cli.summary import write_summary
-    from lco_stages.wcs import DEFAULT_SEARCH
 
-    astrometry = astrometry or DEFAULT_SEARCH
     # --quiet hides the progress and the closing table, never the one-line failures.
     console = console or Console(stderr=True)
     clock = time.perf_counter()
     library = open_library(db) if db else CalibrationLibrary.at(out)
+    chosen = settings or default_settings()
     options = RunOptions(
         out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
-        astrometry=astrometry, compress=compress,
+        astrometry=astrometry, compress=compress, settings=chosen.settings,
     )  # fmt: skip
     try:
         executor = make_executor(workers=workers, scheduler=scheduler)
@@ -234,10 +241,7 @@ def _reduce_night(
             "paths": list(paths), "out": str(out), "db": db or str(out / "calibrations.db"),
             "catalog": str(catalog) if catalog else None, "offline": offline, "workers": executor.workers,
             "scheduler": scheduler, "force": force, "compress": compress,
-            "astrometry": {
-                "radius_arcmin": astrometry.radius_arcmin, "max_rotation_deg": astrometry.max_rotation_deg,
-                "allow_mirror": astrometry.allow_mirror, "scale_tolerance": astrometry.scale_tolerance,
-            },
+            **summary_of(chosen, options.run_settings),
         },
     )  # fmt: skip
     report = write_report(result, out / "report.html", thumbnails_dir=out / "thumbnails")
@@ -310,37 +314,33 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
 @click.option("--workers", type=click.IntRange(min=1), help="local worker processes (default: one per core)")
 @click.option("--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
 @click.option("--force", is_flag=True, help="reduce frames the library says are done")
+@settings_options
 @click.option(
-    "--min-frames", type=click.IntRange(min=1), default=5, show_default=True, help="frames a master needs"
+    "--min-frames", type=click.IntRange(min=1), help="frames a master needs (= -p stack.min_frames=N)"
 )
 @click.option(
     "--astrometry-radius",
     type=click.FloatRange(min=0.0, max=600.0),
-    default=10.0,
-    show_default=True,
     metavar="ARCMIN",
-    help="largest pointing error the astrometric solution searches",
+    help="largest pointing error the astrometric solution searches (= -p astrometry.radius_arcmin=X)",
 )
 @click.option(
     "--astrometry-rotation",
     type=click.FloatRange(min=0.0, max=180.0),
-    default=180.0,
-    show_default=True,
     metavar="DEG",
-    help="largest rotation from the header's (or camera's) orientation searched; 180: any",
+    help="largest rotation from the header's (or camera's) orientation searched; 180: any "
+    "(= -p astrometry.max_rotation_deg=X)",
 )
 @click.option(
     "--astrometry-scale",
     type=click.FloatRange(min=0.0, max=0.5),
-    default=0.05,
-    show_default=True,
     metavar="FRACTION",
-    help="largest relative error of the nominal pixel scale",
+    help="largest relative error of the nominal pixel scale (= -p astrometry.scale_tolerance=X)",
 )
 @click.option(
     "--astrometry-no-mirror",
     is_flag=True,
-    help="never search the mirror image of the header's orientation",
+    help="never search the mirror image of the header's orientation (= -p astrometry.allow_mirror=false)",
 )
 @click.option(
     "--no-compress",
@@ -365,8 +365,10 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
 )
 def run(
     paths: tuple[str, ...], out: Path, db: str | None, catalog: Path | None, offline: bool,
-    workers: int | None, scheduler: str | None, force: bool, min_frames: int, astrometry_radius: float,
-    astrometry_rotation: float, astrometry_scale: float, astrometry_no_mirror: bool, no_compress: bool,
+    workers: int | None, scheduler: str | None, force: bool, assignments: tuple[str, ...],
+    config_file: Path | None, min_frames: int | None, astrometry_radius: float | None,
+    astrometry_rotation: float | None, astrometry_scale: float | None, astrometry_no_mirror: bool,
+    no_compress: bool,
     quiet: bool, verbosity: int, log_file: Path | None,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
@@ -386,18 +388,31 @@ def run(
     --astrometry-* limits.
 
     \b
+    Every stage's settings (cosmic-ray threshold, detection threshold, stacking, ...) are
+    listed by `lco-reduce config show`; --config FILE and -p SECTION.NAME=VALUE change them
+    (defaults < file < command line), and summary.json records them. --min-frames and the
+    --astrometry-* options are the same settings under their own names.
+
+    \b
     Example:
       lco-reduce run /data/lco/20260101 --out reduced --catalog refcat.ecsv --offline
     """
-    from lco_stages.wcs import AstrometrySearch
+    from lco_cli.settings import choose_settings
 
-    astrometry = AstrometrySearch(
-        radius_arcmin=astrometry_radius, max_rotation_deg=astrometry_rotation,
-        allow_mirror=not astrometry_no_mirror, scale_tolerance=astrometry_scale,
-    )  # fmt: skip
+    # The options that are settings, as the command line gave them (None: not given).
+    aliases = {
+        "stack.min_frames": ("--min-frames", min_frames),
+        "astrometry.radius_arcmin": ("--astrometry-radius", astrometry_radius),
+        "astrometry.max_rotation_deg": ("--astrometry-rotation", astrometry_rotation),
+        "astrometry.scale_tolerance": ("--astrometry-scale", astrometry_scale),
+        "astrometry.allow_mirror": ("--astrometry-no-mirror", False if astrometry_no_mirror else None),
+    }
+    settings = choose_settings(
+        config_file, assignments, {k: (o, v) for k, (o, v) in aliases.items() if v is not None}
+    )
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
-        force=force, quiet=quiet, min_frames=min_frames, astrometry=astrometry, compress=not no_compress,
+        force=force, quiet=quiet, settings=settings, compress=not no_compress,
         verbosity=verbosity, log_file=log_file,
     )  # fmt: skip
     return code

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -16,10 +17,13 @@ from lco_core.io.meta import HeaderReader
 from lco_core.io.products import read_product, write_atomically, write_product
 from lco_core.keyword_table import describing_cards, keyword_cards
 from lco_core.master import BadPixelMask, Master, MasterKind
+from lco_core.provenance import ParamValue
 
 #: BUNIT of each kind of master: a bias is electrons per read, a dark electrons per second, a
 #: flat a response relative to its normalisation level (dimensionless, written ``''``).
 MASTER_UNITS = {MasterKind.BIAS: "electron", MasterKind.DARK: "electron/s", MasterKind.SKYFLAT: ""}
+#: The card of a mask file holding the thresholds it was made with (JSON).
+BPM_PARAMETERS = "BPMPARAM"
 
 
 def _master_cards(master: Master) -> tuple[HeaderCard, ...]:
@@ -133,7 +137,8 @@ def write_bad_pixel_mask(
     bpm : BadPixelMask
         The mask.
     header : Header, optional
-        Cards to carry; OBSTYPE = 'BPM', INSTRUME, CCDSUM and DATE are set.
+        Cards to carry; OBSTYPE = 'BPM', INSTRUME, CCDSUM, DATE and the mask's parameters
+        (BPMPARAM, JSON) are set.
 
     Returns
     -------
@@ -149,6 +154,10 @@ def write_bad_pixel_mask(
     owner = [HeaderCard("INSTRUME", bpm.camera, "Instrument used")] if bpm.camera else []
     if bpm.binning is not None:
         owner.append(HeaderCard("CCDSUM", bpm.binning.ccdsum, "CCD on-chip summing/binning"))
+    if bpm.parameters:
+        owner.append(
+            HeaderCard(BPM_PARAMETERS, json.dumps(dict(bpm.parameters)), "Thresholds the mask was made with")
+        )
     cards = (header or Header()).updated(
         (
             HeaderCard("OBSTYPE", "BPM", "Observation type"),
@@ -178,14 +187,15 @@ def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
     Returns
     -------
     BadPixelMask
-        With the camera (INSTRUME) and binning (CCDSUM) the file states (None when absent).
+        With the camera (INSTRUME) and binning (CCDSUM) the file states (None when absent), and
+        the thresholds it was made with (BPMPARAM; empty when absent).
 
     Raises
     ------
     FitsReadError
         No BPM extension, or it is not 2-D.
     MalformedKeywordError
-        A CCDSUM that is not two positive integers.
+        A CCDSUM that is not two positive integers, or a BPMPARAM that is not a JSON object.
     """
     name = os.fspath(path)
     with open_fits(name) as hdul:
@@ -204,4 +214,20 @@ def read_bad_pixel_mask(path: str | os.PathLike[str]) -> BadPixelMask:
         filename=Path(name).name,
         camera=reader.text("INSTRUME"),
         binning=reader.binning("CCDSUM"),
+        parameters=_bpm_parameters(header, name),
     )
+
+
+def _bpm_parameters(header: Header, path: str) -> dict[str, ParamValue]:
+    text = header.get(BPM_PARAMETERS)
+    if text is None:
+        return {}
+    try:
+        parameters = json.loads(str(text))
+    except json.JSONDecodeError:
+        parameters = None
+    if not isinstance(parameters, dict) or not all(
+        isinstance(v, str | int | float | bool) for v in parameters.values()
+    ):
+        raise MalformedKeywordError(path, "BPM", BPM_PARAMETERS, str(text)[:60], "a JSON object of scalars")
+    return parameters
