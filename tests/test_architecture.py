@@ -1,4 +1,4 @@
-"""The layer rules of docs/architecture.rst ("Packages and the dependency rule"), enforced by parsing every import."""
+"""The layer rules of docs/architecture.rst ("Packages and the dependency rule"), enforced on every import."""
 
 from __future__ import annotations
 

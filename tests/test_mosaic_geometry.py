@@ -46,8 +46,8 @@ def _frame(readouts: tuple[npt.NDArray[np.floating], ...], camera: Camera) -> Fr
 def _encoded_readouts(camera: Camera) -> tuple[npt.NDArray[np.float64], ...]:
     """Each readout pixel holds the detector (x, y) where its binned pixel starts: 10000 y + x.
 
-    Computed straight from the section arithmetic of docs/architecture.rst ("Instruments"), independently of the
-    mosaic code.
+    Computed straight from the section arithmetic of docs/architecture.rst ("Instruments"),
+    independently of the mosaic code.
     """
     readouts = []
     for geometry in camera.amplifiers:

@@ -115,7 +115,8 @@ def test_cut_puts_each_pixel_where_the_section_formula_says(layout: DetectorLayo
         ax1, ax2, ay1, ay2 = parse_section(amp.datasec)
         sx, sy = (1 if dx2 >= dx1 else -1), (1 if dy2 >= dy1 else -1)
         data_y, data_x = np.mgrid[ay1 : ay2 + 1, ax1 : ax2 + 1]
-        # docs/architecture.rst ("Instruments"): det = det0 + s x (data - data0) x bin, covering bin pixels along s.
+        # docs/architecture.rst ("Instruments"): det = det0 + s x (data - data0) x bin, covering bin
+        # pixels along s.
         det_x = dx1 + sx * (data_x - ax1) * bx
         det_y = dy1 + sy * (data_y - ay1) * by
         column = (np.minimum(det_x, det_x + sx * (bx - 1)) - x0) // bx

@@ -1,4 +1,4 @@
-"""Robust statistics: the known answers of docs/architecture.rst ("Robust statistics"), masks, axes and iteration."""
+"""Robust statistics: the known answers of docs/architecture.rst, masks, axes and passes."""
 
 from __future__ import annotations
 

@@ -94,9 +94,10 @@ class Frame:
     moves them into ``data``/``mask``/``uncertainty``. Every array is read-only: stages build
     new arrays and return ``frame.with_step(step, data=...)``. A frame owns its arrays
     (`~lco_core._arrays.read_only`): an array of the caller's that owns its memory is frozen in
-    place, anything else writeable is copied, so no later write by the caller changes a frame. ``header`` is the raw header,
-    kept only to pass through to products; stages read ``meta``, never the header. The science
-    stages attach ``sources`` (the CAT table) and ``wcs`` (the astrometric solution).
+    place, anything else writeable is copied, so no later write by the caller changes a frame.
+    ``header`` is the raw header, kept only to pass through to products; stages read ``meta``,
+    never the header. The science stages attach ``sources`` (the CAT table) and ``wcs`` (the
+    astrometric solution).
 
     Attributes
     ----------
