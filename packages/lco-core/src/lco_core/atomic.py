@@ -7,10 +7,24 @@ product, report or cache file under its final name.
 from __future__ import annotations
 
 import contextlib
+import fnmatch
 import os
+import signal
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
+
+#: Fault injection for tests: ``"before-rename:GLOB"`` or ``"after-rename:GLOB"`` kills this
+#: process's group with SIGKILL at that point of writing a file whose name matches GLOB, as a
+#: power cut or the OOM killer would. Never set outside tests.
+FAULT_VARIABLE = "LCO_REDUCE_FAULT"
+
+
+def _fault_point(point: str, final: Path) -> None:
+    spec = os.environ.get(FAULT_VARIABLE, "")
+    where, _, pattern = spec.partition(":")
+    if where == point and fnmatch.fnmatch(final.name, pattern or "*"):
+        os.killpg(os.getpgid(0), signal.SIGKILL)
 
 
 @contextlib.contextmanager
@@ -41,6 +55,8 @@ def atomic_output(target: str | os.PathLike[str]) -> Iterator[Path]:
         with open(temporary, "rb+") as stream:
             os.fsync(stream.fileno())
         os.chmod(temporary, 0o644)
+        _fault_point("before-rename", final)
         os.replace(temporary, final)
+        _fault_point("after-rename", final)
     finally:
         temporary.unlink(missing_ok=True)
