@@ -144,7 +144,7 @@ def _part(value: str) -> str:
 
 
 def master_filename(meta: FrameMeta, kind: MasterKind | str) -> str:
-    """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (DESIGN.md section 9).
+    """``{site}{telescope}-{camera}-{day_obs}-{kind}-bin{x}x{y}[-{filter}].fits`` (architecture: "Products").
 
     Parameters
     ----------
