@@ -93,7 +93,7 @@ class Frame:
     A raw frame holds its pixels in ``amplifiers`` and empty (0 x 0) planes; the mosaic stage
     moves them into ``data``/``mask``/``uncertainty``. Every array is read-only: stages build
     new arrays and return ``frame.with_step(step, data=...)``. A frame owns its arrays
-    (`~lco_core._arrays.read_only`): an array of the caller's that owns its memory is frozen in
+    (``lco_core._arrays.read_only``): an array of the caller's that owns its memory is frozen in
     place, anything else writeable is copied, so no later write by the caller changes a frame.
     ``header`` is the raw header, kept only to pass through to products; stages read ``meta``,
     never the header. The science stages attach ``sources`` (the CAT table) and ``wcs`` (the
