@@ -10,14 +10,25 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from lco_core.frame import Frame
 from lco_core.header import HeaderCard
 from lco_core.keyword_table import REDUCTION_LEVEL as _LCO_REDUCTION_LEVEL
 from lco_core.keyword_table import describing_cards, keyword_card, keyword_cards
+from lco_core.provenance import ProcessingStep
+from lco_stages.bias import LEVEL_STAGE as BIAS_LEVEL
+from lco_stages.bias import STAGE as BIAS
+from lco_stages.bpm import STAGE as BAD_PIXEL_MASK
+from lco_stages.crosstalk import STAGE as CROSSTALK
 from lco_stages.dark import RATE_STAGE
+from lco_stages.dark import STAGE as DARK
 from lco_stages.flat import NORMALISE_STAGE
+from lco_stages.flat import STAGE as FLAT
+from lco_stages.overscan import STAGE as OVERSCAN
+from lco_stages.sources import STAGE as SOURCES
+from lco_stages.trim import STAGE as TRIM
+from lco_stages.zeropoint import STAGE as ZERO_POINT
 
 #: LCO's reduction level of a processed science frame (`lco_core.keyword_table.REDUCTION_LEVEL`).
 REDUCTION_LEVEL = _LCO_REDUCTION_LEVEL
@@ -99,38 +110,9 @@ def product_keywords(
         *keyword_cards([("DATE", now.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%S"))]),
     ]
     for step in frame.history:
-        diagnostics = dict(step.diagnostics)
-        if step.stage == "subtract_overscan":
-            cards += keyword_cards(
-                (f"OVERSCN{key.removeprefix('overscan_amp')}", value)
-                for key, value in diagnostics.items()
-                if key.startswith("overscan_amp")
-            )
-            cards += keyword_cards([("L1STATOV", 1)])
-        elif step.stage == "correct_crosstalk":
-            cards += keyword_cards([("L1STATCT", 1 if diagnostics.get("applied") else 0)])
-        elif step.stage == "trim":
-            cards += keyword_cards([("L1STATTR", 1)])
-        elif step.stage == "apply_bad_pixel_mask":
-            cards += keyword_cards([("L1IDMASK", step.masters[0])])
-        elif step.stage == "subtract_bias":
-            cards += keyword_cards(
-                [("L1IDBIAS", step.masters[0]), ("L1STATBI", 1), ("BIASLVL", diagnostics["BIASLVL"])]
-            )
-        elif step.stage == "subtract_dark":
-            cards += keyword_cards(
-                [("L1IDDARK", step.masters[0]), ("L1STATDA", 1), ("DRKTSCAL", diagnostics["DRKTSCAL"])]
-            )
-        elif step.stage == "divide_flat":
-            cards += keyword_cards([("L1IDFLAT", step.masters[0]), ("L1STATFL", 1)])
-        elif step.stage == "subtract_bias_level":
-            cards += keyword_cards([("BIASLVL", diagnostics["BIASLVL"])])
-        elif step.stage == NORMALISE_STAGE:
-            cards += keyword_cards([("FLATLVL", diagnostics["FLATLVL"])])
-        elif step.stage == "detect_sources":
-            cards += keyword_cards((key, diagnostics[key]) for key in _IMAGE_QUALITY)
-        elif step.stage == "calibrate_photometry":
-            cards += _photometry_cards(diagnostics)
+        cards_of = CARDS_BY_STAGE.get(step.stage)
+        if cards_of is not None:
+            cards += cards_of(step)
     if frame.wcs is not None:
         solution = frame.wcs
         cards += keyword_cards(
@@ -139,3 +121,76 @@ def product_keywords(
         if solution.reason:
             cards += keyword_cards([("WCSREASN", solution.reason[:68])])
     return tuple(cards)
+
+
+# -- what each stage's history entry puts in the header ---------------------------------------
+
+
+def _overscan_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    levels = [
+        (f"OVERSCN{key.removeprefix('overscan_amp')}", value)
+        for key, value in step.diagnostics.items()
+        if key.startswith("overscan_amp")
+    ]
+    return (*keyword_cards(levels), *keyword_cards([("L1STATOV", 1)]))
+
+
+def _crosstalk_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("L1STATCT", 1 if step.diagnostics.get("applied") else 0)])
+
+
+def _trim_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("L1STATTR", 1)])
+
+
+def _mask_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("L1IDMASK", step.masters[0])])
+
+
+def _bias_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards(
+        [("L1IDBIAS", step.masters[0]), ("L1STATBI", 1), ("BIASLVL", step.diagnostics["BIASLVL"])]
+    )
+
+
+def _dark_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards(
+        [("L1IDDARK", step.masters[0]), ("L1STATDA", 1), ("DRKTSCAL", step.diagnostics["DRKTSCAL"])]
+    )
+
+
+def _flat_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("L1IDFLAT", step.masters[0]), ("L1STATFL", 1)])
+
+
+def _bias_level_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("BIASLVL", step.diagnostics["BIASLVL"])])
+
+
+def _flat_level_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("FLATLVL", step.diagnostics["FLATLVL"])])
+
+
+def _image_quality_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards((key, step.diagnostics[key]) for key in _IMAGE_QUALITY)
+
+
+def _zero_point_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return _photometry_cards(dict(step.diagnostics))
+
+
+#: The header cards each stage's history entry gives, keyed by the stage's own declared name
+#: (its module's ``STAGE``), never by a string written here: a renamed stage keeps its cards.
+CARDS_BY_STAGE: Mapping[str, Callable[[ProcessingStep], Sequence[HeaderCard]]] = {
+    OVERSCAN: _overscan_cards,
+    CROSSTALK: _crosstalk_cards,
+    TRIM: _trim_cards,
+    BAD_PIXEL_MASK: _mask_cards,
+    BIAS: _bias_cards,
+    DARK: _dark_cards,
+    FLAT: _flat_cards,
+    BIAS_LEVEL: _bias_level_cards,
+    NORMALISE_STAGE: _flat_level_cards,
+    SOURCES: _image_quality_cards,
+    ZERO_POINT: _zero_point_cards,
+}
