@@ -229,3 +229,27 @@ def test_stages_refuse_frames_that_do_not_match_the_camera() -> None:
     )
     with pytest.raises(StageError, match="already assembled"):
         apply_gain(single)(assembled)
+
+
+@given(cameras(), st.integers(0, 1000))
+def test_crosstalk_injected_by_its_definition_is_removed(camera: Camera, seed: int) -> None:
+    """CRSTLKij is the fraction of amplifier i's signal that appears in amplifier j (LCO's
+    convention): injected that way, the stage takes it out to second order in the coefficients."""
+    matrix = np.asarray(camera.crosstalk)
+    rng = np.random.default_rng(seed)
+    truth = [rng.uniform(0.0, 6e4, size=g.readout_shape) for g in camera.amplifiers]
+    raw = []
+    for victim, geometry in enumerate(camera.amplifiers):
+        ghost = np.zeros(geometry.readout_shape)
+        for source, signal in enumerate(truth):
+            if source != victim and matrix[source, victim] != 0.0:  # only equal readouts have any
+                ghost = ghost + matrix[source, victim] * signal
+        data = truth[victim] + ghost
+        raw.append(AmplifierData(geometry.index, data, np.zeros(data.shape, np.uint8), np.zeros(data.shape)))
+    result = correct_crosstalk(camera)(Frame(meta=_meta(camera.binning), amplifiers=tuple(raw)))
+    n = len(truth)
+    second_order = (n - 1) ** 2 * float(matrix.max(initial=0.0)) ** 2 * 6e4
+    float32_rounding = 6e4 * 2e-7
+    for amp, expected in zip(result.amplifiers, truth, strict=True):
+        np.testing.assert_allclose(amp.data, expected, rtol=0, atol=second_order + float32_rounding + 1e-3)
+    assert result.history[-1].diagnostics["applied"] == bool(matrix.any() and n > 1)
