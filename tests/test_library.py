@@ -454,7 +454,7 @@ def test_frame_records_and_is_done(library: CalibrationLibrary, tmp_path: Path) 
     skipped = library.record_frame(path, checksum="b" * 64, status="skipped", reason="duplicate")
     assert (skipped.tries, skipped.checksum) == (3, "b" * 64)
     assert not library.is_done(path, "a" * 64)
-    with pytest.raises(LibraryError, match="status 'done' is not one of ok, failed, skipped"):
+    with pytest.raises(LibraryError, match="status 'done' is not one of ok, degraded, failed, skipped"):
         library.record_frame(path, checksum="a" * 64, status="done")
     assert library.frame(path) == skipped
 

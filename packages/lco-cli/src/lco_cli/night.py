@@ -28,10 +28,10 @@ import numpy as np
 from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
-from lco_cli.library import CalibrationLibrary, file_checksum
+from lco_cli.library import CalibrationLibrary, FrameRecord, MasterEntry, file_checksum
 from lco_cli.logs import log_outcome, log_unexpected
 from lco_cli.recognition import unreduced_obstype, unsupported_camera
-from lco_cli.results import FrameResult, one_line
+from lco_cli.results import NEED_CATALOG, FrameResult, as_text, one_line
 from lco_cli.runlock import hold_run_lock
 from lco_cli.work import (
     CalibrationOutcome,
@@ -136,6 +136,13 @@ class MasterRecord:
         Files of the group left out, with the reason.
     figures : dict of str to float
         Median, robust std, and BIASLVL, CCDATEMP or FLATLVL.
+    reused : bool
+        Built by an earlier run: the night's frames went into it then, and it is still the one
+        the library holds (its ``rejected`` are not known any more).
+    created : str
+        When the library registered it (ISO 8601, UTC).
+    note : str
+        Why its figures are missing, when they are (a master that cannot be read).
     """
 
     path: str
@@ -144,18 +151,22 @@ class MasterRecord:
     inputs: tuple[str, ...]
     rejected: tuple[tuple[str, str], ...]
     figures: dict[str, float]
+    reused: bool = False
+    created: str = ""
+    note: str = ""
 
 
 @attrs.frozen
 class NightResult:
-    """Everything a run did.
+    """The night a run was given: every input's latest outcome, whichever run produced it.
 
     Attributes
     ----------
     frames : tuple of FrameResult
-        One per input file, in the order found.
+        One per input file, in the order found: this run's outcome, or the one an earlier run
+        recorded for a frame that was done (``reused``).
     masters : tuple of MasterRecord
-        The masters built.
+        The masters built by this run, then those earlier runs built from the night's frames.
     started, finished : datetime.datetime
         UTC.
     phases : dict of str to float
@@ -172,6 +183,16 @@ class NightResult:
     def failed(self) -> int:
         """Number of frames that failed."""
         return sum(1 for f in self.frames if f.status == "failed")
+
+    @property
+    def degraded(self) -> int:
+        """Number of frames whose product was written without a science step's result."""
+        return sum(1 for f in self.frames if f.status == "degraded")
+
+    @property
+    def reused(self) -> int:
+        """Number of frames done by earlier runs (their recorded outcome is reported)."""
+        return sum(1 for f in self.frames if f.reused)
 
 
 def _group_key(entry: Entry, kind: MasterKind) -> tuple[object, ...]:
@@ -237,6 +258,9 @@ class NightReduction:
         Called with (phase, `FrameResult`) as each file finishes.
     on_total : callable, optional
         Called with the number of files found.
+    on_running : callable, optional
+        Called with the number of frames handed to the executor and not yet finished, each
+        time it changes.
     """
 
     def __init__(
@@ -246,8 +270,12 @@ class NightReduction:
         executor: Executor,
         progress: Progress | None = None,
         on_total: Callable[[int], None] | None = None,
+        on_running: Callable[[int], None] | None = None,
     ) -> None:
         self.on_total = on_total or (lambda total: None)
+        self.on_running = on_running or (lambda count: None)
+        self.running = 0
+        self.started = dt.datetime.now(dt.UTC)
         self.options = options
         self.library = library
         self.executor = executor
@@ -260,13 +288,15 @@ class NightReduction:
         self.work_dir = options.out / ".work"
         self.thumbnail_dir = options.out / "thumbnails"
         self._sources: CatalogSource | None = None
-        self._catalog_problem: str | None = None
-        self._references: dict[tuple[float, float], ReferenceCatalog | None] = {}
+        self._references: dict[tuple[float, float], tuple[ReferenceCatalog | None, str]] = {}
+        self._done: dict[str, FrameRecord] = {}
         self._bpms: dict[tuple[str, str], str] = {}
 
     # -- bookkeeping -------------------------------------------------------------------------
     def _finish(self, phase: str, result: FrameResult, *, record: bool = True) -> None:
         checksum = self.checksums.get(result.path)
+        if not result.reused:
+            result = attrs.evolve(result, run=self.started.isoformat())
         if checksum is not None and record:
             try:
                 self.library.record_frame(
@@ -275,6 +305,9 @@ class NightReduction:
                     status=result.status,
                     reason=result.reason,
                     products=result.products,
+                    shortfalls=result.shortfalls,
+                    details=_details(result),
+                    run=self.started,
                 )
             except Exception as error:  # a locked or lost database fails this frame, not the night
                 written = "its products are written but " if result.products else ""
@@ -313,14 +346,28 @@ class NightReduction:
         """The executor's results; if the executor itself breaks (a worker killed by the OOM
         killer, a lost cluster), every task without a result fails with the reason."""
         pending = {task.path: task for task in tasks}
+        self._running(len(pending))
         try:
             for outcome in self.executor.map(function, tasks):
-                pending.pop(path_of(outcome), None)
+                if pending.pop(path_of(outcome), None) is not None:
+                    self._running(-1)
                 yield outcome
         except Exception as error:
             reason = f"the workers stopped before this frame was done ({describe_error(error)})"
-            for task in pending.values():
+            left = list(pending.values())
+            self._running(-len(pending))
+            pending.clear()
+            for task in left:
                 yield failure(task, f"{Path(task.path).name}: {reason}")
+        finally:
+            self._running(-len(pending))  # none, unless the caller stopped reading early
+
+    def _running(self, change: int) -> None:
+        if not change:
+            return
+        self.running += change
+        with contextlib.suppress(Exception):  # a display
+            self.on_running(self.running)
 
     def run(self, paths: Sequence[str | Path]) -> NightResult:
         """Reduce everything under ``paths``: bias, dark and flat masters, then science frames.
@@ -344,13 +391,14 @@ class NightReduction:
         FileNotFoundError
             A path does not exist.
         """
-        started = dt.datetime.now(dt.UTC)
+        self.started = started = dt.datetime.now(dt.UTC)
         self.options.out.mkdir(parents=True, exist_ok=True)
         with hold_run_lock(self.options.out):
             entries = self._run_locked(paths)
+            masters = self._night_masters()
         order = {str(e.path): n for n, e in enumerate(entries)}
         frames = tuple(sorted(self.results.values(), key=lambda r: order.get(r.path, len(order))))
-        return NightResult(frames, tuple(self.masters), started, dt.datetime.now(dt.UTC), dict(self.phases))
+        return NightResult(frames, masters, started, dt.datetime.now(dt.UTC), dict(self.phases))
 
     def _run_locked(self, paths: Sequence[str | Path]) -> list[Entry]:
         for folder in (self.masters_dir, self.work_dir):
@@ -402,12 +450,9 @@ class NightReduction:
             except Exception as error:  # one file's triage never stops the night
                 reason, status = describe_error(error, where=str(entry.path)), "failed"
             if status == "done":
-                meta, path = entry.meta, str(entry.path)
-                previous = self.library.frame(path)
-                products = previous.products if previous is not None else ()
-                done = FrameResult(path, "skipped", reason, meta.obstype.value, meta.camera, products)
-                # Not recorded again: the library keeps the run that made the products.
-                self._finish("inspect", done, record=False)
+                # Reported as the run that made its products recorded it, and not recorded
+                # again: the library keeps that run's outcome.
+                self._finish("done", _recorded(self._done[str(entry.path)], entry), record=False)
             elif reason:
                 self._fail("inspect", entry, reason, status)
             else:
@@ -422,7 +467,9 @@ class NightReduction:
         Identity is the path and the content, never the base name alone: a second copy of the
         same bytes is skipped, and a different file whose product would take the same name as
         an earlier one's (same base name in another folder, or ``x.fits`` beside
-        ``x.fits.fz``) is refused rather than allowed to overwrite it.
+        ``x.fits.fz``) is refused rather than allowed to overwrite it. A frame done by an
+        earlier run ('done', its record kept in ``self._done``) is one recorded ok, or degraded
+        for want of an input this run still cannot give.
         """
         meta = entry.meta
         assert meta is not None
@@ -453,9 +500,22 @@ class NightReduction:
                 )
             first_with_product[product] = entry.path
         self.checksums[path] = checksum
-        if not self.options.force and self.library.is_done(path, checksum, products_under=self.options.out):
+        if self.options.force:
+            return "", ""
+        record = self.library.done(
+            path, checksum, products_under=self.options.out, given=lambda need: self._given(need, entry)
+        )
+        if record is not None:
+            self._done[path] = record
             return "already reduced, its products unchanged (--force redoes it)", "done"
         return "", ""
+
+    def _given(self, need: str, entry: Entry) -> bool:
+        """Whether this run has the input a degraded frame lacked: reference stars around it."""
+        if need == NEED_CATALOG:
+            reference, _ = self._reference(entry)
+            return reference is not None and len(reference) > 0
+        return False
 
     # -- masters -----------------------------------------------------------------------------
     def _select(self, kind: MasterKind, meta: FrameMeta) -> str:
@@ -623,13 +683,17 @@ class NightReduction:
         )  # fmt: skip
 
     # -- science -----------------------------------------------------------------------------
-    def _reference(self, entry: Entry) -> ReferenceCatalog | None:
+    def _reference(self, entry: Entry) -> tuple[ReferenceCatalog | None, str]:
+        """The reference stars around a frame's pointing (once per pointing), and why there are
+        none: ('' for a frame without a pointing, which no catalogue can help)."""
         pointing = None if entry.meta is None else entry.meta.pointing
         if pointing is None:
-            return None
+            return None, ""
         ra, dec = pointing
         key = (round(ra, 2), round(dec, 2))
         if key not in self._references:
+            search = self.options.run_settings.of(AstrometrySearch)
+            radius = entry.field_radius_deg + search.radius_arcmin / 60.0
             try:
                 if self._sources is None:
                     self._sources = catalog_source(
@@ -637,14 +701,14 @@ class NightReduction:
                         cache_dir=self.options.out / "catalog-cache",
                         offline=self.options.offline,
                     )
-                search = self.options.run_settings.of(AstrometrySearch)
-                radius = entry.field_radius_deg + search.radius_arcmin / 60.0
-                self._references[key] = self._sources.stars_around(ra, dec, radius)
+                stars = self._sources.stars_around(ra, dec, radius)
+                where = self.options.catalog.name if self.options.catalog else "Gaia DR3"
+                empty = f"{where} has no star within {radius:.3f} deg of RA {ra:.4f}, Dec {dec:+.4f}"
+                self._references[key] = (stars, "" if len(stars) else empty)
             except Exception as error:  # no reference stars: the frame is reduced without them
-                self._catalog_problem = (
-                    describe_error(error) if not isinstance(error, CatalogError) else str(error)
-                )
-                self._references[key] = None
+                # A catalogue's own problem without its cache file's path, which is no use here.
+                problem = error.problem if isinstance(error, CatalogError) else describe_error(error)
+                self._references[key] = (None, problem)
         return self._references[key]
 
     def _bad_pixel_mask(self, dark: str, flat: str) -> str:
@@ -664,13 +728,15 @@ class NightReduction:
         bias = self._select(MasterKind.BIAS, meta)
         dark = self._select(MasterKind.DARK, meta)
         flat = self._select(MasterKind.SKYFLAT, meta)
+        reference, problem = self._reference(entry)
         return ScienceTask(
             path=str(entry.path),
             out_dir=str(self.options.out),
             bias=bias,
             dark=dark,
             flat=flat,
-            reference=self._reference(entry),
+            reference=reference,
+            reference_problem=problem,
             settings=self.options.run_settings,
             bpm=self._bad_pixel_mask(dark, flat),
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
@@ -691,11 +757,79 @@ class NightReduction:
             with contextlib.suppress(OSError):
                 self.thumbnail_dir.mkdir(parents=True, exist_ok=True)
         for result in self._map(reduce_science, tasks, _failed_science, lambda r: r.path):
-            if result.status == "ok" and self._catalog_problem and result.figures.get("WCSERR") != 0:
-                result = attrs.evolve(
-                    result, figures=result.figures | {"catalog_error": self._catalog_problem}
-                )
             self._finish("science", result)
+
+    # -- the night ---------------------------------------------------------------------------
+    def _night_masters(self) -> tuple[MasterRecord, ...]:
+        """This run's masters, then those earlier runs built from this night's calibration frames
+        (the products their records name), described from the library and the files."""
+        built = {record.path for record in self.masters}
+        reused: dict[str, tuple[str, list[str]]] = {}
+        for result in self.results.values():
+            if result.reused and result.status == "ok" and result.obstype in ("BIAS", "DARK", "SKYFLAT"):
+                for product in result.products:
+                    if product not in built:
+                        reused.setdefault(product, (result.camera, []))[1].append(Path(result.path).name)
+        registered: dict[str, dict[str, MasterEntry]] = {}
+        masters = list(self.masters)
+        for path, (camera, inputs) in reused.items():
+            try:
+                if camera not in registered:
+                    registered[camera] = {e.path: e for e in self.library.masters(camera=camera)}
+                masters.append(_reused_master(path, camera, inputs, registered[camera].get(path)))
+            except Exception as error:  # the night's record is still written, naming the master
+                note = f"not described: {describe_error(error)}"
+                masters.append(MasterRecord(path, "", camera, tuple(inputs), (), {}, True, "", note))
+        return tuple(masters)
+
+
+def _details(result: FrameResult) -> dict[str, object]:
+    """What the library keeps of an outcome besides status, reason, products and shortfalls."""
+    return {
+        "obstype": result.obstype, "camera": result.camera, "masters": list(result.masters),
+        "figures": result.figures, "thumbnail": result.thumbnail, "seconds": result.seconds,
+    }  # fmt: skip
+
+
+def _recorded(record: FrameRecord, entry: Entry) -> FrameResult:
+    """A done frame's outcome as the run that produced it recorded it (`_details`)."""
+    meta = entry.meta
+    details = record.details
+    figures = details.get("figures")
+    masters = details.get("masters")
+    thumbnail = details.get("thumbnail")
+    seconds = details.get("seconds")
+    return FrameResult(
+        record.path,
+        "degraded" if record.status == "degraded" else "ok",
+        record.reason,
+        as_text(details.get("obstype") or (meta.obstype.value if meta is not None else "")),
+        as_text(details.get("camera") or (meta.camera if meta is not None else "")),
+        record.products,
+        tuple(as_text(m) for m in masters) if isinstance(masters, list) else (),
+        dict(figures) if isinstance(figures, dict) else {},
+        thumbnail if isinstance(thumbnail, str) else None,
+        float(seconds) if isinstance(seconds, int | float) else 0.0,
+        shortfalls=record.shortfalls,
+        run=record.run.isoformat() if record.run is not None else "",
+        reused=True,
+    )
+
+
+def _reused_master(path: str, camera: str, inputs: list[str], entry: MasterEntry | None) -> MasterRecord:
+    """A master an earlier run built from this night's frames: its kind and time from the
+    library, its inputs and figures from the file itself."""
+    master = read_master(path)
+    return MasterRecord(
+        path,
+        master.kind.value,
+        camera,
+        tuple(master.inputs) or tuple(inputs),
+        (),
+        _master_figures(master),
+        reused=True,
+        created=entry.created.isoformat() if entry is not None else "",
+    )
 
 
 def _failed_calibration(task: CalibrationTask, reason: str) -> CalibrationOutcome:

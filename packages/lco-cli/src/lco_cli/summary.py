@@ -1,21 +1,25 @@
-"""summary.json: one record per input file, the masters built, and the run's totals."""
+"""summary.json: the night given to a run, from the library: one record per input file with its
+latest outcome (whichever run produced it), the night's masters, degraded frames grouped by what
+they lack, each camera's median figures, and the totals."""
 
 from __future__ import annotations
 
-import datetime as dt
-import enum
 import json
-import math
-import os
 from collections import Counter
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TypeVar
 
-import numpy as np
-
 from lco_cli.night import MasterRecord, NightResult
-from lco_cli.results import FrameResult, as_text, one_line
+from lco_cli.results import (
+    STATUSES,
+    FrameResult,
+    as_text,
+    camera_figures,
+    group_shortfalls,
+    json_value,
+    one_line,
+)
 from lco_core.atomic import atomic_output
 
 T = TypeVar("T")
@@ -23,38 +27,6 @@ T = TypeVar("T")
 
 def _problem(error: BaseException) -> str:
     return one_line(f"{type(error).__name__}: {as_text(error)}")
-
-
-def _clean(value: object) -> object:
-    """The JSON value nearest ``value``; NaN and inf become null (JSON has no word for them).
-
-    numpy scalars and arrays become numbers and lists, bytes, dates and paths text, sets sorted
-    lists, mapping keys text; anything else becomes its text.
-    """
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None  # unmeasured
-    if isinstance(value, np.generic):
-        return _clean(value.item())  # bool_, integer and floating become bool, int and float
-    if isinstance(value, np.ndarray):
-        return _clean(value.tolist())
-    if isinstance(value, bytes | bytearray):
-        return bytes(value).decode("utf-8", errors="replace")
-    if isinstance(value, dt.datetime | dt.date | dt.time):
-        return value.isoformat()
-    if isinstance(value, enum.Enum):
-        return _clean(value.value)
-    if isinstance(value, os.PathLike):
-        return os.fspath(value)
-    if isinstance(value, Mapping):
-        return {as_text(key): _clean(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_clean(item) for item in value]
-    if isinstance(value, set | frozenset):
-        # A set has no order; sorted by text, the same set always gives the same file.
-        return sorted((_clean(item) for item in value), key=as_text)
-    return as_text(value)
 
 
 def _one_line_texts(value: object) -> object:
@@ -71,7 +43,7 @@ def _one_line_texts(value: object) -> object:
 def _frame_record(frame: FrameResult) -> dict[str, object]:
     record = frame.to_json()
     record["reason"] = one_line(record["reason"])
-    record["figures"] = _one_line_texts(_clean(record["figures"]))
+    record["figures"] = _one_line_texts(json_value(record["figures"]))
     return record
 
 
@@ -82,7 +54,10 @@ def _master_record(master: MasterRecord) -> dict[str, object]:
         "camera": master.camera,
         "inputs": list(master.inputs),
         "rejected": [{"file": name, "reason": one_line(reason)} for name, reason in master.rejected],
-        "figures": _one_line_texts(_clean(master.figures)),
+        "figures": _one_line_texts(json_value(master.figures)),
+        "reused": master.reused,
+        "created": master.created,
+        "note": one_line(master.note),
     }
 
 
@@ -114,11 +89,16 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
     Returns
     -------
     pathlib.Path
-        The file: start and end, options, wall seconds per phase, counts per status, one record
-        per frame (`~lco_cli.results.FrameResult.to_json`) and one per master, and ``notes``. NaN
-        and inf figures become null, values JSON has no type for become the nearest it has (numpy
-        scalars numbers, bytes and dates text), and every reason is one line. A section that
-        cannot be made is null, with a one-line note in ``notes`` saying why.
+        The file: start and end (``run`` is the start, which each frame's ``run`` names),
+        options, wall seconds per phase, counts per status (ok, degraded, failed, skipped) and
+        of frames ``reused`` from earlier runs, one record per frame
+        (`~lco_cli.results.FrameResult.to_json`) and one per master, ``degraded`` (the degraded
+        frames grouped by step and cause, `~lco_cli.results.group_shortfalls`), ``cameras``
+        (median FWHM, zero point and WCS rms of each camera's science frames,
+        `~lco_cli.results.camera_figures`), and ``notes``. NaN and inf figures become null,
+        values JSON has no type for become the nearest it has (numpy scalars numbers, bytes and
+        dates text), and every reason is one line. A section that cannot be made is null, with a
+        one-line note in ``notes`` saying why.
     """
     notes: list[str] = []
 
@@ -130,26 +110,29 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
 
     def counts() -> object:
         totals = Counter(frame.status for frame in result.frames)
-        return {status: totals.get(status, 0) for status in ("ok", "failed", "skipped")}
+        return {status: totals.get(status, 0) for status in STATUSES} | {"reused": result.reused}
 
     sections: dict[str, Callable[[], object]] = {
+        "run": lambda: result.started.isoformat(),
         "started": lambda: result.started.isoformat(),
         "finished": lambda: result.finished.isoformat(),
         "options": lambda: options,
         "phases_seconds": lambda: {name: round(seconds, 2) for name, seconds in result.phases.items()},
         "counts": counts,
+        "degraded": lambda: [group.to_json() for group in group_shortfalls(result.frames)],
+        "cameras": lambda: {c.camera: c.to_json() for c in camera_figures(result.frames)},
         "frames": frames,
         "masters": masters,
     }
     document: dict[str, object] = {}
     for name, build in sections.items():
         try:
-            document[name] = _clean(build())
+            document[name] = json_value(build())
         except Exception as error:  # the file is the run's record: a broken part must not lose the rest
             document[name] = None
             notes.append(one_line(f"{name}: not recorded ({_problem(error)})"))
     document["notes"] = notes
-    # allow_nan=False: _clean has removed every NaN; were one left, better an error than invalid JSON.
+    # allow_nan=False: json_value has removed every NaN; were one left, better an error than invalid JSON.
     text = json.dumps(document, indent=1, allow_nan=False)
     with atomic_output(target) as temporary:
         temporary.write_text(text, encoding="utf-8")

@@ -20,7 +20,7 @@ from typing import TypeVar
 import attrs
 import numpy as np
 
-from lco_cli.results import FrameResult
+from lco_cli.results import NEED_CATALOG, FrameResult, Shortfall, describe_shortfalls
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import EmptyFrameError, LcoError
 from lco_core.frame import Frame
@@ -152,6 +152,44 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
             if not d.get("succeeded"):
                 figures["L1ZP_reason"] = d.get("reason")
     return figures
+
+
+def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfall, ...]:
+    """The science steps that did not succeed on a processed frame, and what each lacked.
+
+    Parameters
+    ----------
+    frame : Frame
+        A processed science frame.
+    reference_problem : str
+        Why it had no reference stars ('' when it had them, or had no pointing to look them up
+        around): then its astrometry and photometry need a reference catalogue, which a later
+        run may have.
+
+    Returns
+    -------
+    tuple of Shortfall
+        No sources detected; no astrometric solution (WCSERR not 0); no zero point. Empty for a
+        frame whose every science step succeeded.
+    """
+    diagnostics = {step.stage: step.diagnostics for step in frame.history}
+    sources = diagnostics.get("detect_sources")
+    found = sources.get("n_sources") if sources is not None else None
+    # Reference stars help only a frame that has sources to match them to.
+    needs = NEED_CATALOG if reference_problem and found else ""
+    detail = reference_problem if needs else ""
+    shortfalls = []
+    if sources is not None and not found:
+        shortfalls.append(Shortfall("sources", "no sources detected"))
+    wcs = diagnostics.get("solve_wcs")
+    if wcs is not None and wcs.get("WCSERR") != 0:
+        shortfalls.append(Shortfall("astrometry", str(wcs.get("reason") or "not solved"), needs, detail))
+    photometry = diagnostics.get("calibrate_photometry")
+    if photometry is not None and not photometry.get("succeeded"):
+        shortfalls.append(
+            Shortfall("photometry", str(photometry.get("reason") or "not fitted"), needs, detail)
+        )
+    return tuple(shortfalls)
 
 
 # -- calibration frames --------------------------------------------------------------------
@@ -296,6 +334,8 @@ class ScienceTask:
         Masters, by path.
     reference : ReferenceCatalog or None
         Reference stars around the pointing.
+    reference_problem : str
+        Why there are none ('' when there are, or when the frame has no pointing).
     settings : Settings
         The run's stage settings (the astrometric search limits among them).
     bpm : str or None
@@ -314,6 +354,7 @@ class ScienceTask:
     dark: str
     flat: str
     reference: ReferenceCatalog | None
+    reference_problem: str = ""
     settings: Settings = DEFAULT_SETTINGS
     bpm: str | None = None
     thumbnail_dir: str | None = None
@@ -322,7 +363,7 @@ class ScienceTask:
 
 
 def product_name(raw_name: str, *, compressed: bool = True) -> str:
-    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits.fz`` (DESIGN.md section 9).
+    """LCO's processed name: ``...-e00.fits.fz`` -> ``...-e91.fits.fz`` (docs/architecture.rst, "Products").
 
     Parameters
     ----------
@@ -370,7 +411,8 @@ def reduce_science(task: ScienceTask) -> FrameResult:
     Returns
     -------
     FrameResult
-        A failure (including a missing PIXSCALE) comes back with a one-line reason.
+        'ok'; 'degraded' when the product was written but a science step did not succeed
+        (`shortfalls_of`); 'failed' (including a missing PIXSCALE) with a one-line reason.
     """
     start = time.perf_counter()
 
@@ -399,9 +441,13 @@ def reduce_science(task: ScienceTask) -> FrameResult:
         }
         if thumbnail_problem:
             figures["thumbnail_error"] = thumbnail_problem
+        # A product without a WCS, a zero point or sources is written, but is not ok: it is
+        # degraded, with each step's reason and the input it lacked.
+        shortfalls = shortfalls_of(reduced, reference_problem=task.reference_problem)
         return FrameResult(
-            task.path, "ok", "", raw.meta.obstype.value, raw.meta.camera, (str(target),), masters,
-            figures, thumbnail, time.perf_counter() - start,
+            task.path, "degraded" if shortfalls else "ok", describe_shortfalls(shortfalls),
+            raw.meta.obstype.value, raw.meta.camera, (str(target),), masters, figures, thumbnail,
+            time.perf_counter() - start, shortfalls=shortfalls,
         )  # fmt: skip
 
     def failure(reason: str, details: str) -> FrameResult:

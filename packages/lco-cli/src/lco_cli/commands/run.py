@@ -46,6 +46,7 @@ def reduce_night(
     settings: ChosenSettings | None = None,
     verbosity: int = 0,
     log_file: Path | None = None,
+    strict: bool = False,
 ) -> tuple[NightResult, int]:
     """Run a night (the ``run`` command's body, callable from Python and the demo).
 
@@ -89,13 +90,17 @@ def reduce_night(
     log_file : pathlib.Path, optional
         The log (default ``OUT/lco-reduce.log``, appended to): every frame's outcome, the
         timings and the full traceback of every unexpected error, the workers' included.
+    strict : bool
+        A degraded frame (a product without sources, WCS or zero point) makes the exit code 1.
 
     Returns
     -------
     result : NightResult
-        Every frame's outcome and the masters built.
+        Every input's latest outcome (frames done by earlier runs as recorded) and the
+        night's masters.
     code : int
-        The exit code: 0 all succeeded, 1 some failed.
+        The exit code: 0 all succeeded (degraded frames included, unless ``strict``), 1 some
+        failed (or, with ``strict``, are degraded).
 
     Raises
     ------
@@ -121,6 +126,7 @@ def reduce_night(
             paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
             force=force, quiet=quiet, min_frames=min_frames, thumbnails=thumbnails, astrometry=astrometry,
             compress=compress, console=console, settings=settings, verbosity=verbosity, log=log,
+            strict=strict,
         )  # fmt: skip
 
 
@@ -172,11 +178,19 @@ def _reduce_night(
     settings: ChosenSettings | None,
     verbosity: int,
     log: RunLog,
+    strict: bool = False,
 ) -> tuple[NightResult, int]:
     """`reduce_night`'s body, with its log file open."""
     from astropy.utils.exceptions import AstropyWarning
     from rich.console import Console
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
     from rich.text import Text
 
     from lco_cli.commands.calibrations import open_library
@@ -202,14 +216,19 @@ def _reduce_night(
     except BaseException:
         library.close()
         raise
+    # Frames in progress (handed to the workers, not yet finished) and an estimate of the time left.
     progress = Progress(
         TextColumn("[progress.description]{task.description}"), BarColumn(), MofNCompleteColumn(),
-        TimeElapsedColumn(), console=console, disable=quiet, transient=True,
+        TextColumn("{task.fields[running]}"), TimeElapsedColumn(), TextColumn("left"), TimeRemainingColumn(),
+        console=console, disable=quiet, transient=True,
     )  # fmt: skip
-    task = progress.add_task("reducing", total=None)
+    task = progress.add_task("reducing", total=None, running="")
 
     def on_total(total: int) -> None:
         progress.update(task, total=total)
+
+    def on_running(count: int) -> None:
+        progress.update(task, running=in_progress(count, executor.workers))
 
     def on_frame(phase: str, result: FrameResult) -> None:
         progress.update(task, advance=1, description=f"{phase:8s}")
@@ -229,7 +248,7 @@ def _reduce_night(
         with progress, warnings.catch_warnings(), log_to_terminal(print_line, verbosity):
             # astropy's warnings about odd headers are about files whose outcome is reported.
             warnings.simplefilter("ignore", AstropyWarning)
-            result = NightReduction(options, library, executor, on_frame, on_total).run(paths)
+            result = NightReduction(options, library, executor, on_frame, on_total, on_running).run(paths)
             _log_timings(result, time.perf_counter() - clock)
     finally:
         executor.close()
@@ -248,6 +267,8 @@ def _reduce_night(
     LOGGER.info("summary %s; report %s", summary, report)
     if not quiet:
         _print_summary(console, result, summary, report)
+    # Even with --quiet: a product without a WCS or a zero point is not what was asked for.
+    _print_degraded(console, result, strict=strict)
     if log.tracebacks:
         # Even with --quiet: the one place that says where a bug's traceback is.
         plural = "s" if log.tracebacks > 1 else ""
@@ -255,7 +276,49 @@ def _reduce_night(
             f"{log.tracebacks} unexpected error{plural}: traceback{plural} in {log.path}",
             highlight=False, markup=False, soft_wrap=True,
         )  # fmt: skip
-    return result, SOME_FAILED if result.failed else OK
+    return result, SOME_FAILED if result.failed or (strict and result.degraded) else OK
+
+
+def in_progress(count: int, workers: int) -> str:
+    """The progress bar's words for ``count`` frames handed to ``workers`` workers and not finished.
+
+    Parameters
+    ----------
+    count : int
+        Frames submitted and not yet finished.
+    workers : int
+        Frames the executor runs at once.
+
+    Returns
+    -------
+    str
+        E.g. '2 in progress, 30 queued' ('' for none): a pool takes every frame at once, but
+        runs only as many as it has workers.
+    """
+    if count <= 0:
+        return ""
+    running = min(count, max(workers, 1))
+    return f"{running} in progress" + (f", {count - running} queued" if count > running else "")
+
+
+def _print_degraded(console: Console, result: NightResult, *, strict: bool) -> None:
+    """One line per group of degraded frames (what they lack, why, what to do), in colour."""
+    from rich.text import Text
+
+    from lco_cli.results import group_shortfalls
+
+    groups = group_shortfalls(result.frames)
+    for group in groups:
+        console.print(
+            Text.assemble(("degraded", "bold yellow"), f" {group.line()}"), highlight=False, soft_wrap=True
+        )
+    if groups and not strict:
+        plural = "s" if result.degraded != 1 else ""
+        line = f"{result.degraded} frame{plural} in all: products written, without what is said above"
+        console.print(
+            Text.assemble(("degraded", "bold yellow"), f" {line}; --strict makes degraded frames exit 1"),
+            highlight=False, soft_wrap=True,
+        )  # fmt: skip
 
 
 def _log_timings(result: NightResult, seconds: float) -> None:
@@ -274,11 +337,13 @@ def _log_timings(result: NightResult, seconds: float) -> None:
 def _print_summary(console: Console, result: NightResult, summary: Path, report: Path) -> None:
     from rich.table import Table
 
+    from lco_cli.results import CAMERA_FIGURES, STATUSES, camera_figures
+
     table = Table(
         title=f"{len(result.frames)} files in {(result.finished - result.started).total_seconds():.0f} s"
     )
     table.add_column("type")
-    for status in ("ok", "failed", "skipped"):
+    for status in STATUSES:
         table.add_column(status, justify="right")
     # A file with no OBSTYPE was either not understood (failed) or recognised as no raw frame
     # at all, such as a catalogue (skipped).
@@ -287,8 +352,27 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
         for frame in result.frames
     )
     for obstype in sorted({o for o, _ in counts}):
-        table.add_row(obstype, *(str(counts.get((obstype, s), 0)) for s in ("ok", "failed", "skipped")))
+        table.add_row(obstype, *(str(counts.get((obstype, s), 0)) for s in STATUSES))
     console.print(table)
+    cameras = camera_figures(result.frames)
+    if cameras:
+        figures = Table(title="science frames, median per camera")
+        figures.add_column("camera")
+        figures.add_column("frames", justify="right")
+        for _, label, unit in CAMERA_FIGURES:
+            figures.add_column(f"{label} ({unit})", justify="right")
+        for camera in cameras:
+            medians = (camera.medians[key] for key, _, _ in CAMERA_FIGURES)
+            figures.add_row(
+                camera.camera, str(camera.frames), *("-" if m is None else f"{m:.2f}" for m in medians)
+            )
+        console.print(figures)
+    if result.reused:
+        console.print(
+            f"{result.reused} of these were done by earlier runs: their recorded outcome is shown "
+            "(--force redoes them)",
+            highlight=False, markup=False,
+        )  # fmt: skip
     console.print(
         f"{len(result.masters)} masters; summary: {summary}; report: {report}", highlight=False, markup=False
     )
@@ -314,6 +398,11 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
 @click.option("--workers", type=click.IntRange(min=1), help="local worker processes (default: one per core)")
 @click.option("--scheduler", help="address of a Dask scheduler, e.g. tcp://10.0.0.5:8786")
 @click.option("--force", is_flag=True, help="reduce frames the library says are done")
+@click.option(
+    "--strict",
+    is_flag=True,
+    help="exit 1 when a frame is degraded (its product lacks sources, a WCS or a zero point)",
+)
 @settings_options
 @click.option(
     "--min-frames", type=click.IntRange(min=1), help="frames a master needs (= -p stack.min_frames=N)"
@@ -365,7 +454,7 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
 )
 def run(
     paths: tuple[str, ...], out: Path, db: str | None, catalog: Path | None, offline: bool,
-    workers: int | None, scheduler: str | None, force: bool, assignments: tuple[str, ...],
+    workers: int | None, scheduler: str | None, force: bool, strict: bool, assignments: tuple[str, ...],
     config_file: Path | None, min_frames: int | None, astrometry_radius: float | None,
     astrometry_rotation: float | None, astrometry_scale: float | None, astrometry_no_mirror: bool,
     no_compress: bool,
@@ -379,8 +468,15 @@ def run(
     LCO's own products, SCI and ERR quantised to within 1% of each pixel's ERR, BPM lossless
     (--no-compress: plain ...-e91.fits). Exits 0 when every
     frame succeeded, 1 when some failed (the others are still done), 2 on a usage error
-    (no FITS file under PATHS: nothing is written). The log, OUT/lco-reduce.log (--log-file),
+    (no FITS file under PATHS: nothing is written). A frame whose product was written without
+    sources, a WCS or a zero point is "degraded": said with its reason, exit 0 (--strict: 1).
+    The log, OUT/lco-reduce.log (--log-file),
     keeps every frame's outcome, the timings and the full traceback of any unexpected error.
+
+    \b
+    A rerun skips what is done and redoes what is not: failed frames, and degraded frames
+    whose missing input is now given (--catalog, or Gaia reachable). summary.json and
+    report.html always describe every input, frames done earlier as their run recorded them.
 
     \b
     Astrometry starts from each header's pointing and orientation (else the camera's known
@@ -413,6 +509,6 @@ def run(
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
         force=force, quiet=quiet, settings=settings, compress=not no_compress,
-        verbosity=verbosity, log_file=log_file,
+        verbosity=verbosity, log_file=log_file, strict=strict,
     )  # fmt: skip
     return code

@@ -7,9 +7,10 @@ import datetime as dt
 import hashlib
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from sqlalchemy import case, func, inspect, or_, select
 from sqlalchemy.engine import URL
@@ -33,8 +34,10 @@ from lco_cli.library.errors import (
     SchemaTooNewError,
     temperature_matches,
 )
+from lco_cli.library.migrations import migrate
 from lco_cli.library.records import FRAME_STATUSES, FrameRecord, MasterEntry
 from lco_cli.library.schema import SCHEMA_VERSION, Base, MasterRow, ProcessedFrameRow, SchemaVersionRow
+from lco_cli.results import Shortfall, json_value
 from lco_core.master import MasterKind
 from lco_core.section import Binning
 
@@ -482,13 +485,24 @@ class CalibrationLibrary:
     # -- processed frames ------------------------------------------------------------------------
 
     def record_frame(
-        self, path: str, *, checksum: str, status: str, reason: str = "", products: Sequence[str] = ()
+        self,
+        path: str,
+        *,
+        checksum: str,
+        status: str,
+        reason: str = "",
+        products: Sequence[str] = (),
+        shortfalls: Sequence[Shortfall] = (),
+        details: Mapping[str, object] | None = None,
+        run: dt.datetime | None = None,
     ) -> FrameRecord:
         """Record the outcome of processing the file ``path`` (SHA-256 ``checksum``).
 
         The record replaces the previous one for ``path``; ``tries`` counts every call. The
         SHA-256 of each product that exists is stored with it (read before the write
-        transaction begins, so hashing holds no lock), which is what `is_done` checks later.
+        transaction begins, so hashing holds no lock), which is what `is_done` checks later;
+        so are a degraded frame's shortfalls, each naming the input it lacked, which is how a
+        later run knows whether it can now do better.
 
         Parameters
         ----------
@@ -497,13 +511,20 @@ class CalibrationLibrary:
         checksum : str
             Its SHA-256 (`file_checksum`).
         status : str
-            'ok', 'failed' or 'skipped'.
+            'ok', 'degraded', 'failed' or 'skipped'.
         reason : str
             Why it was not ok.
         products : sequence of str
             The files written (absolute paths: a product's path is compared with
             ``products_under`` in `is_done`). A calibration frame's product is the master it
             went into.
+        shortfalls : sequence of Shortfall
+            A degraded frame's steps that did not succeed, with the input each lacked.
+        details : mapping, optional
+            The rest of the outcome, kept as given (made JSON values: NaN becomes null), so that
+            a later run can report the frame without reducing it again.
+        run : datetime.datetime, optional
+            When the run recording it started, time-zone aware (default: now).
 
         Returns
         -------
@@ -517,15 +538,23 @@ class CalibrationLibrary:
         """
         if status not in FRAME_STATUSES:
             raise LibraryError(f"{path}: frame status {status!r} is not one of {', '.join(FRAME_STATUSES)}")
+        if run is not None:
+            _require_aware(run, "run", path)
         stored = [
             {"path": str(product), "sha256": self._checksum_or_none(str(product))} for product in products
         ]
+        updated = _utcnow()
         values = {
             "checksum": checksum,
             "status": status,
             "reason": reason,
             "products": stored,
-            "updated": _utcnow(),
+            "updated": updated,
+            "outcome": {
+                "shortfalls": [shortfall.to_json() for shortfall in shortfalls],
+                "details": json_value(dict(details or {})),
+                "run": (run or updated).astimezone(dt.UTC).isoformat(),
+            },
         }
         with self._errors(f"record frame {path}"), self._write() as session:
             insert = dialect_insert(self._engine, ProcessedFrameRow).values(path=path, tries=1, **values)
@@ -557,12 +586,20 @@ class CalibrationLibrary:
             ).one_or_none()
             return None if row is None else _frame_record(row)
 
-    def is_done(self, path: str, checksum: str, *, products_under: Path | None = None) -> bool:
+    def is_done(
+        self,
+        path: str,
+        checksum: str,
+        *,
+        products_under: Path | None = None,
+        given: Callable[[str], bool] | None = None,
+    ) -> bool:
         """Whether a previous run finished this exact file and its products are still as written.
 
-        Done means all of: the record's status is 'ok'; its checksum is ``checksum``; it names at
-        least one product (every frame that ends ok writes one, so an ok record without products
-        is not trusted); every product exists and its SHA-256 now is the one recorded (a record
+        Done means all of: the record's status is 'ok', or 'degraded' with none of the inputs it
+        lacked now ``given``; its checksum is ``checksum``; it names at least one product (every
+        frame that ends ok or degraded writes one, so a record without products is not
+        trusted); every product exists and its SHA-256 now is the one recorded (a record
         written before product checksums were kept has none, so it is not done); and, when
         ``products_under`` is given, every product lies inside that folder, so that a run into a
         new output folder sharing the library redoes the frame rather than pointing at the
@@ -577,22 +614,67 @@ class CalibrationLibrary:
         products_under : pathlib.Path, optional
             The output folder the products must be in (compared after resolving symbolic
             links and relative paths).
+        given : callable, optional
+            Called with each input a degraded record lacked (`FrameRecord.needs`, e.g.
+            `~lco_cli.results.NEED_CATALOG`), last and only then: True when this run has it, so
+            the frame is to be redone. None: nothing new is given.
 
         Returns
         -------
         bool
+
+        See Also
+        --------
+        done : The record itself.
+        """
+        return self.done(path, checksum, products_under=products_under, given=given) is not None
+
+    def done(
+        self,
+        path: str,
+        checksum: str,
+        *,
+        products_under: Path | None = None,
+        given: Callable[[str], bool] | None = None,
+    ) -> FrameRecord | None:
+        """The record of a frame that `is_done`, or None when it is to be reduced (again).
+
+        Parameters
+        ----------
+        path : str
+            The raw file.
+        checksum : str
+            Its SHA-256 now.
+        products_under : pathlib.Path, optional
+            The output folder the products must be in.
+        given : callable, optional
+            Whether this run has an input a degraded record lacked (see `is_done`).
+
+        Returns
+        -------
+        FrameRecord or None
         """
         record = self.frame(path)
-        if record is None or record.status != "ok" or record.checksum != checksum or not record.products:
-            return False
+        if (
+            record is None
+            or record.status not in ("ok", "degraded")
+            or record.checksum != checksum
+            or not record.products
+        ):
+            return None
         if products_under is not None:
             folder = Path(products_under).resolve()
             if not all(Path(product).resolve().is_relative_to(folder) for product in record.products):
-                return False
-        return all(
+                return None
+        if not all(
             stored is not None and self._checksum_or_none(product) == stored
             for product, stored in zip(record.products, record.product_checksums, strict=True)
-        )
+        ):
+            return None
+        # Last: finding out whether an input is now given may cost a catalogue query.
+        if record.status == "degraded" and given is not None and any(given(n) for n in sorted(record.needs)):
+            return None
+        return record
 
     # -- plumbing --------------------------------------------------------------------------------
 
@@ -616,10 +698,17 @@ class CalibrationLibrary:
         if version > SCHEMA_VERSION:
             raise SchemaTooNewError(self._display, version, SCHEMA_VERSION)
         if version < SCHEMA_VERSION:
-            raise LibraryError(
-                f"{self._display}: calibration library schema version {version} is older than "
-                f"{SCHEMA_VERSION} and no migration exists for it"
-            )
+            self._migrate()
+
+    def _migrate(self) -> None:
+        """Upgrade an older schema in one write transaction (`lco_cli.library.migrations`)."""
+        with self._errors("upgrade the calibration library's schema"), self._write() as session:
+            if self._engine.dialect.name == "postgresql":
+                session.execute(select(func.pg_advisory_xact_lock(_SCHEMA_LOCK_KEY)))
+            # Again inside the transaction: another process may have upgraded it meanwhile.
+            version = self._stored_version(session)
+            if version is not None and version < SCHEMA_VERSION:
+                migrate(session.connection(), version, database=self._display)
 
     def _checksum(self, path: str) -> str:
         """SHA-256 of ``path``, hashed again only when `_file_version` says the file changed.
@@ -764,6 +853,11 @@ def _master_entry(row: MasterRow) -> MasterEntry:
 
 
 def _frame_record(row: ProcessedFrameRow) -> FrameRecord:
+    # Rows migrated from schema 1 have no outcome.
+    outcome: Mapping[str, Any] = row.outcome if isinstance(row.outcome, Mapping) else {}
+    shortfalls = outcome.get("shortfalls")
+    details = outcome.get("details")
+    run = outcome.get("run")
     return FrameRecord(
         path=row.path,
         checksum=row.checksum,
@@ -773,7 +867,21 @@ def _frame_record(row: ProcessedFrameRow) -> FrameRecord:
         products=tuple(_product_path(product) for product in row.products),
         product_checksums=tuple(_product_checksum(product) for product in row.products),
         updated=row.updated,
+        shortfalls=tuple(Shortfall.from_json(item) for item in shortfalls or () if isinstance(item, Mapping)),
+        details=dict(details) if isinstance(details, Mapping) else {},
+        run=_instant(run),
     )
+
+
+def _instant(text: object) -> dt.datetime | None:
+    """An ISO 8601 instant stored as text, UTC; None for anything else."""
+    try:
+        moment = dt.datetime.fromisoformat(text) if isinstance(text, str) else None
+    except ValueError:
+        return None
+    if moment is None or moment.tzinfo is None:
+        return None
+    return moment.astimezone(dt.UTC)
 
 
 def _product_path(stored: str | dict[str, str | None]) -> str:

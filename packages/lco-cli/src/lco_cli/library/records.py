@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 import attrs
 
+from lco_cli.results import Shortfall
 from lco_core.master import MasterKind
 
 #: The outcomes `~lco_cli.library.library.CalibrationLibrary.record_frame` accepts for a processed frame.
-FRAME_STATUSES = ("ok", "failed", "skipped")
+FRAME_STATUSES = ("ok", "degraded", "failed", "skipped")
 
 
 @attrs.frozen
@@ -83,6 +85,13 @@ class FrameRecord:
         did not exist then, and for every product of a record written before checksums were kept.
     updated : datetime.datetime
         UTC, time-zone aware.
+    shortfalls : tuple of Shortfall
+        A degraded frame's steps that did not succeed, each with the input it lacked.
+    details : dict
+        The rest of the outcome as recorded (OBSTYPE, camera, masters, figures, thumbnail,
+        seconds), JSON values; empty for records of schema 1.
+    run : datetime.datetime or None
+        When the run that recorded it started, UTC (None for records of schema 1).
     """
 
     path: str
@@ -93,3 +102,11 @@ class FrameRecord:
     products: tuple[str, ...]
     product_checksums: tuple[str | None, ...]
     updated: dt.datetime
+    shortfalls: tuple[Shortfall, ...] = ()
+    details: dict[str, Any] = attrs.field(factory=dict)
+    run: dt.datetime | None = None
+
+    @property
+    def needs(self) -> frozenset[str]:
+        """The inputs whose absence degraded the frame (e.g. `~lco_cli.results.NEED_CATALOG`)."""
+        return frozenset(shortfall.needs for shortfall in self.shortfalls if shortfall.needs)

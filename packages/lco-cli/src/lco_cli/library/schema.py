@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, CheckConstraint, DateTime, Dialect, Index, String, Text, TypeDecorator
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-#: The schema this code writes and understands. Bump it (and add a migration) with every change to
-#: the tables below; a database holding a larger number is refused rather than misread.
-SCHEMA_VERSION = 1
+#: The schema this code writes and understands. Bump it (and add a migration to
+#: `lco_cli.library.migrations`) with every change to the tables below; a database holding a
+#: larger number is refused rather than misread, a smaller one is migrated when opened.
+#: 1: the first. 2: processed frames may be 'degraded' and keep their outcome (``outcome``).
+SCHEMA_VERSION = 2
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -133,7 +136,9 @@ class ProcessedFrameRow(Base):
     """The last outcome of processing one input file (`lco_cli.library.FrameRecord` is its public form)."""
 
     __tablename__ = "processed_frames"
-    __table_args__ = (CheckConstraint("status IN ('ok', 'failed', 'skipped')", name="ck_frames_status"),)
+    __table_args__ = (
+        CheckConstraint("status IN ('ok', 'degraded', 'failed', 'skipped')", name="ck_frames_status"),
+    )
 
     #: Row id.
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -141,7 +146,7 @@ class ProcessedFrameRow(Base):
     path: Mapped[str] = mapped_column(Text, unique=True)
     #: SHA-256 of the file processed.
     checksum: Mapped[str] = mapped_column(String)
-    #: 'ok', 'failed' or 'skipped'.
+    #: 'ok', 'degraded', 'failed' or 'skipped'.
     status: Mapped[str] = mapped_column(String)
     #: Attempts recorded.
     tries: Mapped[int]
@@ -154,3 +159,9 @@ class ProcessedFrameRow(Base):
     products: Mapped[list[str | dict[str, str | None]]] = mapped_column(JSON)
     #: When the record was written, UTC.
     updated: Mapped[dt.datetime] = mapped_column(UtcDateTime())
+    # Schema 2. Null in rows migrated from schema 1.
+    #: The outcome in full, a JSON object: ``shortfalls`` (a degraded frame's steps that did not
+    #: succeed, each with the input it lacked: ``[{"step", "reason", "needs", "detail"}]``),
+    #: ``details`` (OBSTYPE, camera, masters, figures, thumbnail, seconds) and ``run`` (when the
+    #: run that recorded it started, ISO 8601 UTC).
+    outcome: Mapped[dict[str, Any] | None] = mapped_column(JSON, nullable=True)

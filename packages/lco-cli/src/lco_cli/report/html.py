@@ -1,7 +1,9 @@
 """report.html: a self-contained night report (images embedded), readable offline in any browser.
 
-The report is written whatever the night's results hold: a plot, card or section that cannot be
-drawn is left out and a one-line note says why in its place.
+The report describes the night a run was given, each frame with its latest outcome (frames done
+by earlier runs as those runs recorded them) and degraded frames grouped by what they lack. It is
+written whatever the night's results hold: a plot, card or section that cannot be drawn is left
+out and a one-line note says why in its place.
 """
 
 from __future__ import annotations
@@ -25,7 +27,7 @@ from matplotlib.figure import Figure
 
 from lco_cli.night import MasterRecord, NightResult
 from lco_cli.report.thumbnails import render_png
-from lco_cli.results import FrameResult, one_line
+from lco_cli.results import CAMERA_FIGURES, STATUSES, FrameResult, camera_figures, group_shortfalls, one_line
 from lco_core.atomic import atomic_output
 from lco_core.io import read_master
 
@@ -33,7 +35,7 @@ STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; }
 h1 { font-size: 1.5em; } h2 { font-size: 1.2em; margin-top: 2em; }
 table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: left; }
-.ok { color: #1a7f37; } .failed { color: #cf222e; } .skipped { color: #9a6700; }
+.ok { color: #1a7f37; } .degraded { color: #bc4c00; } .failed { color: #cf222e; } .skipped { color: #9a6700; }
 .cards, .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em; width: 330px; font-size: 0.85em; }
 .card img { width: 320px; } .reason { color: #cf222e; } .note { color: #9a6700; font-style: italic; }
@@ -153,7 +155,7 @@ def _has_date(frame: FrameResult) -> bool:
 
 def _night_plots(frames: list[FrameResult]) -> str:
     """The science frames' figures against time, one image per figure ('' without science frames)."""
-    science = [f for f in frames if f.status == "ok" and _has_date(f)]
+    science = [f for f in frames if f.status in ("ok", "degraded") and _has_date(f)]
     if not science:
         return ""
     earliest, latest = PLAUSIBLE_DATES
@@ -224,9 +226,16 @@ def _master_card(master: MasterRecord, *, thumbnails_dir: Path) -> str:
         f"<li>{html.escape(one_line(name))}: {html.escape(one_line(reason))}</li>"
         for name, reason in master.rejected
     )
+    made = (
+        f"<br>built by an earlier run (registered {html.escape(one_line(master.created))})"
+        if master.reused
+        else ""
+    )
     return (
         f"<div class='card'><b>{html.escape(_name(master.path))}</b><br>"
         f"{html.escape(one_line(master.kind))}, {len(master.inputs)} frames"
+        + made
+        + (_note(master.note) if master.note else "")
         + image
         + _figures_table(dict(master.figures))
         + (f"<ul class='reason'>{rejected}</ul>" if rejected else "")
@@ -239,6 +248,7 @@ def _frame_card(frame: FrameResult) -> str:
     return (
         f"<div class='card'><b>{html.escape(_name(frame.path))}</b> "
         f"<span class='{status}'>{status}</span> {html.escape(one_line(frame.obstype))}"
+        + (f"<br>done by the run of {html.escape(one_line(frame.run))}" if frame.reused else "")
         + _image(frame.thumbnail, "thumbnail with detected sources")
         + (f"<p class='reason'>{html.escape(one_line(frame.reason))}</p>" if frame.reason else "")
         + _figures_table(dict(frame.figures))
@@ -248,13 +258,45 @@ def _frame_card(frame: FrameResult) -> str:
 
 def _header(result: NightResult, frames: list[FrameResult]) -> str:
     counts = Counter(f.status for f in frames)
+    reused = sum(1 for f in frames if f.reused)
+    earlier = f"; {reused} of them done by earlier runs, as those runs recorded them" if reused else ""
     return (
-        f"<p>{len(frames)} files, reduced {result.started:%Y-%m-%d %H:%M} to {result.finished:%H:%M} UTC: "
-        + ", ".join(
-            f"<span class='{status}'>{counts.get(status, 0)} {status}</span>"
-            for status in ("ok", "failed", "skipped")
+        f"<p>{len(frames)} files, run {result.started:%Y-%m-%d %H:%M} to {result.finished:%H:%M} UTC: "
+        + ", ".join(f"<span class='{status}'>{counts.get(status, 0)} {status}</span>" for status in STATUSES)
+        + f"{earlier}</p>"
+    )
+
+
+def _degraded(frames: list[FrameResult]) -> str:
+    """The degraded frames grouped by what they lack ('' when none is degraded)."""
+    groups = group_shortfalls(frames)
+    if not groups:
+        return ""
+    items = "".join(f"<li class='degraded'>{html.escape(group.line())}</li>" for group in groups)
+    return f"<h2>Degraded frames</h2><ul>{items}</ul>"
+
+
+def _cameras(frames: list[FrameResult]) -> str:
+    """Each camera's median FWHM, zero point and WCS rms over its science frames ('' without any)."""
+    cameras = camera_figures(frames)
+    if not cameras:
+        return ""
+    head = "".join(f"<th>{html.escape(label)} ({unit})</th>" for _, label, unit in CAMERA_FIGURES)
+    rows = "".join(
+        f"<tr><td>{html.escape(one_line(c.camera))}</td><td>{c.frames}</td>"
+        + "".join(
+            f"<td>{'' if c.medians[key] is None else _format(c.medians[key])}</td>"
+            for key, _, _ in CAMERA_FIGURES
         )
-        + "</p>"
+        + "</tr>"
+        for c in cameras
+    )
+    return (
+        "<h2>Cameras</h2><table><tr><th>camera</th><th>science frames</th>"
+        + head
+        + "</tr>"
+        + rows
+        + "</table><p>medians over each camera's ok and degraded science frames</p>"
     )
 
 
@@ -303,6 +345,8 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
         f"<style>{STYLE}</style></head><body><h1>lco-reduce night report</h1>",
         _guarded("The run's totals: not drawn", lambda: _header(result, frames)),
         problem,
+        _guarded("Degraded frames: not listed", lambda: _degraded(frames)),
+        _guarded("Cameras: not drawn", lambda: _cameras(frames)),
         _guarded("The night: not drawn", lambda: _night_plots(frames)),
         _guarded(
             "Masters: not drawn",
