@@ -211,6 +211,7 @@ def test_strict_makes_degraded_frames_exit_1_and_nothing_new_redoes_nothing(
 ) -> None:
     first, strict = runs[0], runs[1]
     assert strict.code == 1
+    assert (first.summary["options"]["strict"], strict.summary["options"]["strict"]) == (False, True)
     # Still offline without a catalogue: what the frames lacked is not given, so they are not
     # redone; their recorded outcome is reported (and --quiet still says they are degraded).
     assert strict.files == first.files

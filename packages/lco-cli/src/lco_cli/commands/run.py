@@ -259,7 +259,7 @@ def _reduce_night(
         options={
             "paths": list(paths), "out": str(out), "db": db or str(out / "calibrations.db"),
             "catalog": str(catalog) if catalog else None, "offline": offline, "workers": executor.workers,
-            "scheduler": scheduler, "force": force, "compress": compress,
+            "scheduler": scheduler, "force": force, "strict": strict, "compress": compress,
             **summary_of(chosen, options.run_settings),
         },
     )  # fmt: skip
