@@ -1,7 +1,8 @@
 """Reducing a night: the imperative shell that plans, runs workers, builds masters and reports.
 
-Order (DESIGN.md section 10): bias masters, dark masters, flat masters (each from the night's
-frames when there are enough, otherwise the library's closest suitable master is used later),
+Order (docs/architecture.rst, "lco-reduce run"): bias masters, dark masters, flat masters (each
+from the night's frames when there are enough, otherwise the library's closest suitable master is
+used later),
 then every science frame. Masters are stacked from prepared files in row bands, so memory does
 not grow with the number of frames. The calibration library is read and written here only.
 

@@ -2,7 +2,7 @@
 
 A master serves a frame when camera, kind, binning and configuration mode match, plus the
 filter for sky flats and the set temperature for darks; it must not be marked bad, and among
-matches the one closest in time to the frame's DATE-OBS wins (DESIGN.md section 7).
+matches the one closest in time to the frame's DATE-OBS wins (docs/architecture.rst, "Calibration library").
 
 ``CalibrationLibrary.at(folder)`` keeps a SQLite file ``folder/calibrations.db`` (WAL mode, safe
 for several processes on one machine). ``CalibrationLibrary(url)`` opens any SQLAlchemy URL of
