@@ -87,8 +87,12 @@ def test_every_unit_reads_in_astropy_and_every_keyword_is_a_fits_keyword() -> No
         assert keyword_spec(example) is spec
 
 
-def test_the_table_reads_the_gain_stage_by_its_name() -> None:
-    assert gain.STAGE == GAIN_STAGE
+def test_the_table_reads_the_gain_stages_own_history_entry(night: Night, raw_path: Path) -> None:
+    # The entry the levels come from is the one apply_gain records: one per frame, read by name.
+    frame, camera = load(raw_path)
+    entries = gain.apply_gain(camera)(frame).steps(GAIN_STAGE)
+    assert len(entries) == 1
+    assert entries[0].parameters["gain_amp1"] == pytest.approx(night.sim.electronics[0].gain)
 
 
 def test_a_card_with_a_unit_keeps_the_tables_comment() -> None:

@@ -13,7 +13,7 @@ import functools
 import hashlib
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -31,11 +31,19 @@ from lco_core.provenance import ParamValue
 from lco_core.raw import RawFile
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.geometry import Camera
+from lco_stages.bias import LEVEL_STAGE as BIAS_LEVEL
+from lco_stages.bias import STAGE as BIAS
+from lco_stages.cosmic import STAGE as COSMIC_RAYS
+from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.keywords import product_keywords
 from lco_stages.masters import Assessment, assess_frame
+from lco_stages.overscan import STAGE as OVERSCAN
 from lco_stages.qc import QcSettings
 from lco_stages.recipes import Calibrations, recipe_for, science_recipe
 from lco_stages.settings import DEFAULT_SETTINGS
+from lco_stages.sources import STAGE as SOURCES
+from lco_stages.wcs import STAGE as ASTROMETRY
+from lco_stages.zeropoint import STAGE as ZERO_POINT
 
 Result = TypeVar("Result")
 
@@ -115,43 +123,67 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
     Returns
     -------
     dict
-        Taken from its history: overscan, BIASLVL, FLATLVL, cosmic-ray pixels, sources,
-        L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP, L1ZPERR, L1ZPNSTR
-        (stars in the zero-point fit) and the reasons of failed steps.
+        Taken from its history (`FIGURES_BY_STAGE`): overscan, BIASLVL, FLATLVL, cosmic-ray
+        pixels, sources, L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP,
+        L1ZPERR, L1ZPNSTR (stars in the zero-point fit) and the reasons of failed steps; a later
+        step of a stage replaces an earlier one's figures.
     """
     figures: dict[str, ParamValue] = {}
     for step in frame.history:
-        d = step.diagnostics
-        if step.stage == "subtract_overscan":
-            figures["overscan"] = tuple(
-                v for k, v in d.items() if k.startswith("overscan_amp") and not isinstance(v, tuple)
-            )
-        elif step.stage in ("subtract_bias_level", "subtract_bias"):
-            figures["BIASLVL"] = d.get("BIASLVL")
-        elif step.stage == "normalise_flat":
-            figures["FLATLVL"] = d.get("FLATLVL")
-        elif step.stage == "mask_cosmic_rays":
-            figures["cosmic_ray_pixels"] = d.get("cosmic_pixels")
-        elif step.stage == "detect_sources":
-            figures |= {
-                "n_sources": d.get("n_sources"),
-                "L1FWHM": d.get("L1FWHM"),
-                "L1ELLIP": d.get("L1ELLIP"),
-            }
-            figures |= {"L1MEDIAN": d.get("L1MEDIAN"), "L1SIGMA": d.get("L1SIGMA")}
-        elif step.stage == "solve_wcs":
-            figures |= {
-                "WCSERR": d.get("WCSERR"),
-                "WCSRMS": d.get("rms_arcsec"),
-                "WCSMATCH": d.get("n_matched"),
-            }
-            if d.get("reason"):
-                figures["WCS_reason"] = d.get("reason")
-        elif step.stage == "calibrate_photometry":
-            figures |= {"L1ZP": d.get("L1ZP"), "L1ZPERR": d.get("L1ZPERR"), "L1ZPNSTR": d.get("L1ZPNSTR", 0)}
-            if not d.get("succeeded"):
-                figures["L1ZP_reason"] = d.get("reason")
+        figures_from = FIGURES_BY_STAGE.get(step.stage)
+        if figures_from is not None:
+            figures |= figures_from(step.diagnostics)
     return figures
+
+
+def _overscan_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    levels = tuple(v for k, v in d.items() if k.startswith("overscan_amp") and not isinstance(v, tuple))
+    return {"overscan": levels}
+
+
+def _bias_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    return {"BIASLVL": d.get("BIASLVL")}
+
+
+def _flat_level_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    return {"FLATLVL": d.get("FLATLVL")}
+
+
+def _cosmic_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    return {"cosmic_ray_pixels": d.get("cosmic_pixels")}
+
+
+def _source_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    keys = ("n_sources", "L1FWHM", "L1ELLIP", "L1MEDIAN", "L1SIGMA")
+    return {key: d.get(key) for key in keys}
+
+
+def _wcs_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    figures = {"WCSERR": d.get("WCSERR"), "WCSRMS": d.get("rms_arcsec"), "WCSMATCH": d.get("n_matched")}
+    if d.get("reason"):
+        figures["WCS_reason"] = d.get("reason")
+    return figures
+
+
+def _zero_point_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    figures = {"L1ZP": d.get("L1ZP"), "L1ZPERR": d.get("L1ZPERR"), "L1ZPNSTR": d.get("L1ZPNSTR", 0)}
+    if not d.get("succeeded"):
+        figures["L1ZP_reason"] = d.get("reason")
+    return figures
+
+
+#: The figures each stage's history entry gives (from its diagnostics), keyed by the stage's own
+#: declared name (its module's ``STAGE``), never by a string written here.
+FIGURES_BY_STAGE: Mapping[str, Callable[[Mapping[str, ParamValue]], dict[str, ParamValue]]] = {
+    OVERSCAN: _overscan_figures,
+    BIAS_LEVEL: _bias_figures,
+    BIAS: _bias_figures,
+    NORMALISE_STAGE: _flat_level_figures,
+    COSMIC_RAYS: _cosmic_figures,
+    SOURCES: _source_figures,
+    ASTROMETRY: _wcs_figures,
+    ZERO_POINT: _zero_point_figures,
+}
 
 
 def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfall, ...]:
@@ -173,7 +205,7 @@ def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfa
         frame whose every science step succeeded.
     """
     diagnostics = {step.stage: step.diagnostics for step in frame.history}
-    sources = diagnostics.get("detect_sources")
+    sources = diagnostics.get(SOURCES)
     found = sources.get("n_sources") if sources is not None else None
     # Reference stars help only a frame that has sources to match them to.
     needs = NEED_CATALOG if reference_problem and found else ""
@@ -181,10 +213,10 @@ def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfa
     shortfalls = []
     if sources is not None and not found:
         shortfalls.append(Shortfall("sources", "no sources detected"))
-    wcs = diagnostics.get("solve_wcs")
+    wcs = diagnostics.get(ASTROMETRY)
     if wcs is not None and wcs.get("WCSERR") != 0:
         shortfalls.append(Shortfall("astrometry", str(wcs.get("reason") or "not solved"), needs, detail))
-    photometry = diagnostics.get("calibrate_photometry")
+    photometry = diagnostics.get(ZERO_POINT)
     if photometry is not None and not photometry.get("succeeded"):
         shortfalls.append(
             Shortfall("photometry", str(photometry.get("reason") or "not fitted"), needs, detail)

@@ -5,12 +5,15 @@ from __future__ import annotations
 import numpy as np
 
 from lco_core.frame import AmplifierData, Frame
+from lco_core.keyword_table import GAIN_STAGE
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_instruments.geometry import AmplifierGeometry, Camera
 from lco_stages._checks import map_amplifiers, require_amplifiers
 
-STAGE = "apply_gain"
+#: Declared in `lco_core.keyword_table` (`GAIN_STAGE`), which reads this stage's history entry
+#: to describe a product's pixels and cannot import lco_stages.
+STAGE = GAIN_STAGE
 
 
 def apply_gain(camera: Camera) -> Stage:

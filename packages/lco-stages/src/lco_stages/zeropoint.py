@@ -24,6 +24,7 @@ from lco_stages._checks import require_assembled
 from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
 from lco_stages.photometry import DEFAULT_FLOOR, ZeroPoint, calibrate_magnitudes, cross_match, fit_zero_point
 from lco_stages.sources import APERTURE_DIAMETERS, MIN_STAR_FWHM_PX
+from lco_stages.sources import STAGE as SOURCES
 
 BoolArray = npt.NDArray[np.bool_]
 
@@ -327,7 +328,7 @@ def calibration_flux(
     assert catalog is not None
     kron = np.asarray(catalog["flux"], dtype=np.float64)
     kron_error = np.asarray(catalog["fluxerr"], dtype=np.float64)
-    steps = frame.steps("detect_sources")
+    steps = frame.steps(SOURCES)
     scale = steps[-1].parameters.get("pixel_scale") if steps else None
     # Masked pixels' light is restored in both fluxes from the same PSF, so a star flagged for
     # them still measures the ratio; deblended, truncated, saturated or non-linear ones do not.
