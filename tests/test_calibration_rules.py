@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 import math
+import re
+from collections.abc import Callable
 from pathlib import Path
 
 import attrs
@@ -25,7 +27,7 @@ from lco_instruments.simulate import (
     write_frame,
 )
 from lco_stages.bias import subtract_bias, subtract_bias_level
-from lco_stages.bpm import apply_bad_pixel_mask
+from lco_stages.bpm import apply_bad_pixel_mask, make_bad_pixel_mask
 from lco_stages.dark import dark_scale, subtract_dark
 from lco_stages.flat import divide_flat
 from lco_stages.masters import (
@@ -239,6 +241,22 @@ def test_missing_calibrations_and_mismatches_are_errors() -> None:
         divide_flat(flat)(_frame(_meta(ObsType.EXPOSE, exptime=1.0, filter="rp"), np.zeros((4, 4))))
     with pytest.raises(ValueError, match="not a dark"):
         subtract_dark(master)
+
+
+def test_every_builder_refuses_a_master_of_another_kind_alike() -> None:
+    bias = _bias_master((4, 4))
+    refusals: list[tuple[Callable[[], object], str]] = [
+        (lambda: subtract_dark(bias), "dark"),
+        (lambda: divide_flat(bias), "flat"),
+        (lambda: make_bad_pixel_mask(dark=bias, filename="bpm.fits"), "dark"),
+        (lambda: make_bad_pixel_mask(flat=bias, filename="bpm.fits"), "flat"),
+    ]
+    for build, what in refusals:
+        with pytest.raises(ValueError, match=rf"^{re.escape(bias.filename)} is a master bias, not a {what}$"):
+            build()
+    dark = Master(MasterKind.DARK, _frame(_meta(ObsType.DARK, exptime=1.0), np.zeros((4, 4))), ["d"])
+    with pytest.raises(ValueError, match=rf"^{re.escape(dark.filename)} is a master dark, not a bias$"):
+        subtract_bias(dark)
 
 
 def _bias_master(shape: tuple[int, int]) -> Master:

@@ -3,13 +3,18 @@
 from __future__ import annotations
 
 import math
+import re
+from pathlib import Path
 
 import numpy as np
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from lco_core.stats import median, robust_std, sigma_clipped_mean
+from lco_core.stats import FRAME_LEVEL_NSIGMA, median, robust_std, sigma_clipped_mean
+from lco_stages.bias import BIAS_LEVEL_DEFAULTS
+from lco_stages.flat import FLAT_LEVEL_DEFAULTS
+from lco_stages.masters import STACK_DEFAULTS
 
 
 def test_known_answers() -> None:
@@ -76,3 +81,14 @@ def test_clipped_mean_is_affine_equivariant(values: list[float], scale: float, s
     near_edge = np.isclose(np.abs(array - center), 3 * robust_std(array), rtol=1e-9, atol=1e-9).any()
     if not near_edge:
         assert left == pytest.approx(right, rel=1e-9, abs=1e-6 * (1 + abs(shift)))
+
+
+def test_the_documented_thresholds_are_the_defaults() -> None:
+    # docs/architecture.rst: "Frame levels use k = 3.5, stacks k = 3." BIASLVL and FLATLVL are
+    # frame levels; both take the one default, so they cannot drift apart.
+    page = (Path(__file__).resolve().parents[1] / "docs" / "architecture.rst").read_text()
+    match = re.search(r"Frame levels use k = ([\d.]+), stacks k = ([\d.]+)\.", " ".join(page.split()))
+    assert match is not None
+    frame_k, stack_k = float(match.group(1)), float(match.group(2))
+    assert BIAS_LEVEL_DEFAULTS.nsigma == FLAT_LEVEL_DEFAULTS.nsigma == FRAME_LEVEL_NSIGMA == frame_k
+    assert STACK_DEFAULTS.nsigma == stack_k

@@ -23,10 +23,22 @@ import numpy.typing as npt
 from lco_core._arrays import Float64Array
 from lco_core.stacking import StackResult, stack
 
-__all__ = ["MAD_TO_STD", "StackResult", "median", "robust_std", "sigma_clipped_mean", "stack"]
+__all__ = [
+    "FRAME_LEVEL_NSIGMA",
+    "MAD_TO_STD",
+    "StackResult",
+    "median",
+    "robust_std",
+    "sigma_clipped_mean",
+    "stack",
+]
 
 #: Scale from the median absolute deviation to the standard deviation of a normal distribution.
 MAD_TO_STD = 1.4826
+
+#: Default rejection threshold (robust standard deviations) of a frame's level, BIASLVL and
+#: FLATLVL alike (docs/architecture.rst, "Robust statistics").
+FRAME_LEVEL_NSIGMA = 3.5
 
 Axis = int | tuple[int, ...] | None
 

@@ -1,11 +1,34 @@
-"""Checks that a master calibration fits the frame it is applied to."""
+"""Checks that a master calibration fits the frame it is applied to, and how a scaled master is
+subtracted (one rule for the bias and the dark)."""
 
 from __future__ import annotations
 
+import numpy as np
+
 from lco_core.errors import StageError
 from lco_core.frame import Frame
-from lco_core.master import BadPixelMask, Master
+from lco_core.master import BadPixelMask, Master, MasterKind
+from lco_core.provenance import ProcessingStep
 from lco_stages._checks import require_assembled
+
+
+def require_kind(master: Master, kind: MasterKind, what: str) -> None:
+    """A ValueError (when a stage is built) for a master of another kind than ``kind`` (``what``)."""
+    if master.kind is not kind:
+        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a {what}")
+
+
+def subtract_scaled(
+    frame: Frame, master: Master, step: ProcessingStep, scale: np.float32, offset: np.float32 | None = None
+) -> Frame:
+    """``data - scale x (master + offset)``; uncertainty ``hypot(sigma, scale x sigma_master)``; masks OR."""
+    scaled = master.frame.data if offset is None else master.frame.data + offset
+    return frame.with_step(
+        step,
+        data=frame.data - scale * scaled,
+        uncertainty=np.hypot(frame.uncertainty, scale * master.frame.uncertainty),
+        mask=frame.mask | master.frame.mask,
+    )
 
 
 def require_match(frame: Frame, master: Master, stage: str) -> None:

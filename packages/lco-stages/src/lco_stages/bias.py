@@ -12,9 +12,9 @@ from lco_core.master import Master, MasterKind
 from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
-from lco_core.stats import sigma_clipped_mean
+from lco_core.stats import FRAME_LEVEL_NSIGMA, sigma_clipped_mean
 from lco_stages._checks import require_assembled
-from lco_stages._match import require_match
+from lco_stages._match import require_kind, require_match, subtract_scaled
 
 LEVEL_STAGE = "subtract_bias_level"
 STAGE = "subtract_bias"
@@ -28,7 +28,9 @@ class BiasLevelSettings(StageSettings):
     section: ClassVar[str] = "bias"
     stage: ClassVar[str] = LEVEL_STAGE
 
-    nsigma: float = parameter(3.5, "rejection threshold of the clipped mean", unit="sigma", above=0.0)
+    nsigma: float = parameter(
+        FRAME_LEVEL_NSIGMA, "rejection threshold of the clipped mean", unit="sigma", above=0.0
+    )
 
 
 #: Every bias-level setting at its default.
@@ -118,8 +120,7 @@ def subtract_bias(master: Master) -> Stage:
     StageError
         When run: the frame is not assembled, or the master's camera, binning or shape differ.
     """
-    if master.kind is not MasterKind.BIAS:
-        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a bias")
+    require_kind(master, MasterKind.BIAS, "bias")
 
     def stage(frame: Frame) -> Frame:
         require_match(frame, master, STAGE)
@@ -128,11 +129,6 @@ def subtract_bias(master: Master) -> Stage:
         step = ProcessingStep(
             STAGE, {"nsubread": frame.meta.nsubread}, {"BIASLVL": master.bias_level}, (master.filename,)
         )
-        return frame.with_step(
-            step,
-            data=frame.data - reads * (master.frame.data + level),
-            uncertainty=np.hypot(frame.uncertainty, reads * master.frame.uncertainty),
-            mask=frame.mask | master.frame.mask,
-        )
+        return subtract_scaled(frame, master, step, reads, offset=level)
 
     return stage

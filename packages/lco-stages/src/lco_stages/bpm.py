@@ -28,7 +28,7 @@ from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_core.stats import median, robust_std
-from lco_stages._match import require_mask_match
+from lco_stages._match import require_kind, require_mask_match
 
 STAGE = "apply_bad_pixel_mask"
 Bool = npt.NDArray[np.bool_]
@@ -201,8 +201,7 @@ def make_bad_pixel_mask(
         raise ValueError(f"masters differ in shape: {sorted(shapes)}")
     bad = np.zeros(next(iter(shapes)), dtype=bool)
     if dark is not None:
-        if dark.kind is not MasterKind.DARK:
-            raise ValueError(f"{dark.filename} is not a master dark")
+        require_kind(dark, MasterKind.DARK, "dark")
         bad |= hot_pixels(dark, hot_sigma=settings.hot_sigma, hot_minimum=settings.hot_minimum)
         bad |= bad_columns(
             dark.frame.data,
@@ -211,8 +210,7 @@ def make_bad_pixel_mask(
             pixel_sigma=settings.column_pixel_sigma,
         )
     if flat is not None:
-        if flat.kind is not MasterKind.SKYFLAT:
-            raise ValueError(f"{flat.filename} is not a master flat")
+        require_kind(flat, MasterKind.SKYFLAT, "flat")
         bad |= low_response_pixels(flat, low_sigma=settings.low_sigma, low_response=settings.low_response)
         bad |= bad_columns(
             flat.frame.data,

@@ -12,7 +12,7 @@ from lco_core.master import Master, MasterKind
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
 from lco_stages._checks import require_assembled
-from lco_stages._match import require_match
+from lco_stages._match import require_kind, require_match, subtract_scaled
 
 RATE_STAGE = "divide_by_exposure_time"
 STAGE = "subtract_dark"
@@ -89,19 +89,12 @@ def subtract_dark(master: Master) -> Stage:
     StageError
         When run: the frame is not assembled, or the master's camera, binning or shape differ.
     """
-    if master.kind is not MasterKind.DARK:
-        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a dark")
+    require_kind(master, MasterKind.DARK, "dark")
 
     def stage(frame: Frame) -> Frame:
         require_match(frame, master, STAGE)
         scale = dark_scale(frame, master)
-        factor = np.float32(scale)
         step = ProcessingStep(STAGE, {"exptime": frame.meta.exptime}, {"DRKTSCAL": scale}, (master.filename,))
-        return frame.with_step(
-            step,
-            data=frame.data - factor * master.frame.data,
-            uncertainty=np.hypot(frame.uncertainty, factor * master.frame.uncertainty),
-            mask=frame.mask | master.frame.mask,
-        )
+        return subtract_scaled(frame, master, step, np.float32(scale))
 
     return stage

@@ -13,9 +13,9 @@ from lco_core.master import Master, MasterKind
 from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
 from lco_core.provenance import ProcessingStep
-from lco_core.stats import sigma_clipped_mean
+from lco_core.stats import FRAME_LEVEL_NSIGMA, sigma_clipped_mean
 from lco_stages._checks import require_assembled
-from lco_stages._match import require_match
+from lco_stages._match import require_kind, require_match
 
 NORMALISE_STAGE = "normalise_flat"
 STAGE = "divide_flat"
@@ -29,7 +29,9 @@ class FlatLevelSettings(StageSettings):
     section: ClassVar[str] = "flat"
     stage: ClassVar[str] = NORMALISE_STAGE
 
-    nsigma: float = parameter(3.5, "rejection threshold of the clipped mean", unit="sigma", above=0.0)
+    nsigma: float = parameter(
+        FRAME_LEVEL_NSIGMA, "rejection threshold of the clipped mean", unit="sigma", above=0.0
+    )
 
 
 #: Every flat-level setting at its default.
@@ -133,8 +135,7 @@ def divide_flat(master: Master) -> Stage:
         When run: the frame is not assembled, the master's camera, binning or shape differ,
         or its filter is not the frame's.
     """
-    if master.kind is not MasterKind.SKYFLAT:
-        raise ValueError(f"{master.filename} is a master {master.kind.value}, not a flat")
+    require_kind(master, MasterKind.SKYFLAT, "flat")
 
     def stage(frame: Frame) -> Frame:
         require_match(frame, master, STAGE)

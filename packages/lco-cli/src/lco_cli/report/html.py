@@ -13,8 +13,6 @@ import datetime as dt
 import functools
 import html
 import io
-import math
-import numbers
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
@@ -27,7 +25,15 @@ from matplotlib.figure import Figure
 
 from lco_cli.night import MasterRecord, NightResult
 from lco_cli.report.thumbnails import render_png
-from lco_cli.results import CAMERA_FIGURES, STATUSES, FrameResult, camera_figures, group_shortfalls, one_line
+from lco_cli.results import (
+    CAMERA_FIGURES,
+    STATUSES,
+    FrameResult,
+    camera_figures,
+    finite_number,
+    group_shortfalls,
+    one_line,
+)
 from lco_core.atomic import atomic_output
 from lco_core.io import read_master
 
@@ -97,17 +103,6 @@ def _image(path: str | None, alt: str) -> str:
     if not png.startswith(_PNG_SIGNATURE):
         return _note(f"thumbnail {name}: not a PNG file")
     return f"<img alt='{html.escape(alt)}' src='{_data_uri(png)}'>"
-
-
-def _number(value: object) -> float | None:
-    """A finite number to plot, or None (text, None, NaN, inf and booleans are not plotted)."""
-    if isinstance(value, bool | np.bool_) or not isinstance(value, numbers.Real):
-        return None
-    try:
-        number = float(value)
-    except (OverflowError, ValueError):  # an int beyond float's range
-        return None
-    return number if math.isfinite(number) else None
 
 
 def _utc(value: object) -> dt.datetime | None:
@@ -183,7 +178,7 @@ def _night_plots(frames: list[FrameResult]) -> str:
         pad = max((max(times) - min(times)) * 0.03, dt.timedelta(minutes=10))
         limits = (min(times) - pad, max(times) + pad)
         for key, label in PLOTTED:
-            measured = [(t, _number(f.figures.get(key))) for t, f in dated]
+            measured = [(t, finite_number(f.figures.get(key))) for t, f in dated]
             points = [(t, v) for t, v in measured if v is not None]
             if not points:
                 parts.append(_note(f"{label}: no frame has a value"))
