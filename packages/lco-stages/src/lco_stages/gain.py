@@ -11,8 +11,8 @@ from lco_core.provenance import ProcessingStep
 from lco_instruments.geometry import AmplifierGeometry, Camera
 from lco_stages._checks import map_amplifiers, require_amplifiers
 
-#: Declared in `lco_core.keyword_table` (`GAIN_STAGE`), which reads this stage's history entry
-#: to describe a product's pixels and cannot import lco_stages.
+#: Declared as `lco_core.keyword_table.GAIN_STAGE`: that table reads this stage's history entry
+#: to describe a product's pixels, and lco_core cannot import lco_stages.
 STAGE = GAIN_STAGE
 
 
