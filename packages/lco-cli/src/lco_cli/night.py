@@ -197,17 +197,16 @@ class NightResult:
 
 
 def _group_key(entry: Entry, kind: MasterKind) -> tuple[object, ...]:
-    """Frames stacked into one master: same telescope, camera, mode, day (and filter), same size.
+    """Frames stacked into one master: what the kind's rule groups by
+    (`lco_core.calibration_rules.group_key`), and the same size.
 
     The image shapes are part of the key so that one frame of another size forms its own
     (too small) group instead of breaking its night's master.
     """
-    meta = entry.meta
-    assert meta is not None
-    return (
-        meta.site, meta.telescope, meta.camera, str(meta.binning), meta.configuration_mode,
-        meta.filter if kind is MasterKind.SKYFLAT else None, meta.day_obs, entry.shapes,
-    )  # fmt: skip
+    from lco_core.calibration_rules import group_key
+
+    assert entry.meta is not None
+    return (*group_key(entry.meta, kind), entry.shapes)
 
 
 def describe_error(error: BaseException, *, where: str = "") -> str:

@@ -36,17 +36,10 @@ def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
         A file it cannot understand (unreadable, unknown camera, ...).
     """
     from lco_cli.library import MasterNotFoundError
+    from lco_core.calibration_rules import masters_needed, rule_for
     from lco_core.io import read_raw
-    from lco_core.master import MasterKind
-    from lco_core.meta import ObsType
     from lco_instruments.describe import camera_for
 
-    needs = {
-        ObsType.DARK: (MasterKind.BIAS,),
-        ObsType.SKYFLAT: (MasterKind.BIAS, MasterKind.DARK),
-        ObsType.EXPOSE: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
-        ObsType.STANDARD: (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT),
-    }
     raw = read_raw(path)
     meta = raw.meta
     camera = camera_for(raw)
@@ -75,18 +68,21 @@ def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
     if camera.fixes:
         lines.append(f"  fixes: {', '.join(camera.fixes)}")
     lines += [f"  {line}" for line in camera.provenance]
-    for kind in needs.get(meta.obstype, ()):
+    for kind in masters_needed(meta.obstype):
+        # What the frame asks of this master, in the words of the rule the library applies.
+        asked = f"  master {kind.value} for {rule_for(kind).request(rule_for(kind).wanted(meta))}:"
         if library is None:
-            lines.append(f"  master {kind.value}: (no calibration library given)")
+            lines.append(f"{asked} (no calibration library given)")
             continue
         try:
             entry = library.select_master(
                 kind, camera=meta.camera, binning=meta.binning, configuration_mode=meta.configuration_mode,
                 date_obs=meta.date_obs, filter=meta.filter, set_temperature=meta.ccd_set_temperature,
+                site=meta.site, telescope=meta.telescope,
             )  # fmt: skip
-            lines.append(f"  master {kind.value}: {Path(entry.path).name} ({entry.date_obs:%Y-%m-%d %H:%M})")
+            lines.append(f"{asked} {Path(entry.path).name} ({entry.date_obs:%Y-%m-%d %H:%M})")
         except MasterNotFoundError as error:
-            lines.append(f"  master {kind.value}: none: {error}")
+            lines.append(f"{asked} none ({error.near_miss})")
     return lines
 
 

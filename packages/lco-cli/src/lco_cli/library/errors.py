@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Mapping
 from typing import Any
 
+import attrs
+
 from lco_cli.library.records import MasterEntry
+from lco_core.calibration_rules import CAMERA, SET_TEMPERATURE, FactValue, MasterRule, Match, rule_for
 from lco_core.errors import LcoError
 from lco_core.master import MasterKind
 
@@ -96,74 +100,62 @@ def _rebuild_changed(path: str, master_id: int, missing: bool) -> MasterChangedE
 
 
 class MasterNotFoundError(LibraryError):
-    """No good master matches a frame; ``closest`` is the nearest near-miss of the same camera and kind.
+    """No good master suits a frame; ``closest`` is the nearest near-miss of the same camera and kind.
 
-    The message names the request and how the closest candidate differs, e.g.
-    ``no good master skyflat for fa99 binning 1x1 mode full_frame filter 'rp' (closest: 2026-01-02
-    for filter 'ip')``.
+    The message names the request and how the closest candidate differs, both in the words of
+    the kind's rule (`lco_core.calibration_rules`), e.g. ``no good master skyflat for fa99
+    binning 1x1 mode full_frame filter 'rp' (closest: 2026-01-02 for filter 'ip')``.
 
     Parameters
     ----------
     kind : MasterKind
         The kind asked for.
-    camera, binning, configuration_mode : str
-        The frame's INSTRUME, binning ('1x1') and CONFMODE.
+    wanted : mapping of str to value
+        The frame's value of every fact the rule matches, by fact name
+        (`~lco_core.calibration_rules.MasterRule.wanted`): its INSTRUME as ``'camera'``, ...
     date_obs : datetime.datetime
         The frame's DATE-OBS.
-    filter : str, optional
-        Its FILTER (flats).
-    set_temperature : float, optional
-        Its CCDSTEMP, degrees Celsius (darks).
-    temperature_tolerance : float
-        Degrees Celsius.
     closest : MasterEntry, optional
         The nearest near-miss.
+    rule : MasterRule, optional
+        The rule that was applied: by default the kind's in
+        `~lco_core.calibration_rules.RULES` (a selection may have asked for another tolerance).
     """
 
     def __init__(
         self,
         kind: MasterKind,
         *,
-        camera: str,
-        binning: str,
-        configuration_mode: str,
+        wanted: Mapping[str, FactValue],
         date_obs: dt.datetime,
-        filter: str | None = None,
-        set_temperature: float | None = None,
-        temperature_tolerance: float = 1.0,
         closest: MasterEntry | None = None,
+        rule: MasterRule | None = None,
     ) -> None:
         self.kind = kind
-        self.camera = camera
-        self.binning = binning
-        self.configuration_mode = configuration_mode
+        self.wanted = dict(wanted)
         self.date_obs = date_obs
-        self.filter = filter
-        self.set_temperature = set_temperature
-        self.temperature_tolerance = temperature_tolerance
         self.closest = closest
-        asked = f"no good master {kind.value} for {camera} binning {binning} mode {configuration_mode}"
-        if kind is MasterKind.SKYFLAT:
-            asked += f" filter {filter!r}"
-        if kind is MasterKind.DARK and set_temperature is not None:
-            asked += f" set temperature {set_temperature:g}+/-{temperature_tolerance:g} C"
-        super().__init__(f"{asked} ({self._describe_closest()})")
+        self.rule = rule if rule is not None else rule_for(kind)
+        super().__init__(
+            f"no good master {kind.value} for {self.rule.request(self.wanted)} ({self.near_miss})"
+        )
 
-    def _describe_closest(self) -> str:
+    @property
+    def camera(self) -> str:
+        """The frame's INSTRUME."""
+        return str(self.wanted.get(CAMERA.name, ""))
+
+    @property
+    def near_miss(self) -> str:
+        """The closest candidate and how it differs (``closest: 2026-01-02 for filter 'ip'``)."""
         closest = self.closest
         if closest is None:
             return f"no {self.kind.value} masters registered for {self.camera}"
-        differences = []
-        if closest.binning != self.binning:
-            differences.append(f"binning {closest.binning}")
-        if closest.configuration_mode != self.configuration_mode:
-            differences.append(f"mode {closest.configuration_mode}")
-        if self.kind is MasterKind.SKYFLAT and closest.filter != self.filter:
-            differences.append(f"filter {closest.filter!r}")
-        if self.kind is MasterKind.DARK and not temperature_matches(
-            closest.set_temperature, self.set_temperature, self.temperature_tolerance
-        ):
-            differences.append(f"set temperature {closest.set_temperature:g} C")
+        facts = master_facts(closest)
+        differences = [
+            match.fact.labelled(match.fact.show(facts.get(match.fact.name)))
+            for match in self.rule.unmet(facts, self.wanted)
+        ]
         text = f"closest: {closest.date_obs:%Y-%m-%d}"
         if differences:
             text += " for " + ", ".join(differences)
@@ -172,30 +164,41 @@ class MasterNotFoundError(LibraryError):
         return text
 
     def __reduce__(self) -> tuple[Any, ...]:
-        fields = {name: getattr(self, name) for name in _NOT_FOUND_FIELDS}
-        return (_rebuild_not_found, (self.kind, fields))
+        return (_rebuild_not_found, (self.kind, self.wanted, self.date_obs, self.closest, self.rule))
 
 
-_NOT_FOUND_FIELDS = (
-    "camera",
-    "binning",
-    "configuration_mode",
-    "date_obs",
-    "filter",
-    "set_temperature",
-    "temperature_tolerance",
-    "closest",
-)
+def _rebuild_not_found(
+    kind: MasterKind,
+    wanted: dict[str, FactValue],
+    date_obs: dt.datetime,
+    closest: MasterEntry | None,
+    rule: MasterRule,
+) -> MasterNotFoundError:
+    return MasterNotFoundError(kind, wanted=wanted, date_obs=date_obs, closest=closest, rule=rule)
 
 
-def _rebuild_not_found(kind: MasterKind, fields: dict[str, Any]) -> MasterNotFoundError:
-    return MasterNotFoundError(kind, **fields)
+def master_facts(entry: MasterEntry) -> dict[str, object]:
+    """A registered master's facts by name, as the rules compare them with a frame's.
+
+    Parameters
+    ----------
+    entry : MasterEntry
+        The master.
+
+    Returns
+    -------
+    dict of str to object
+    """
+    return attrs.asdict(entry, recurse=False)
 
 
 def temperature_matches(master: float | None, wanted: float | None, tolerance: float) -> bool:
     """Whether a dark at set temperature ``master`` (deg C) serves a frame at ``wanted``.
 
-    An unknown temperature on either side matches: the rule can only be applied when both are known.
+    The comparison of `lco_core.calibration_rules.Match` on the set temperature within
+    ``tolerance``: an unknown temperature on either side matches, since the rule can only be
+    applied when both are known. The rules themselves (which kinds compare it, and the
+    tolerance) are `lco_core.calibration_rules.RULES`.
 
     Parameters
     ----------
@@ -210,4 +213,4 @@ def temperature_matches(master: float | None, wanted: float | None, tolerance: f
     -------
     bool
     """
-    return master is None or wanted is None or abs(master - wanted) <= tolerance
+    return Match(SET_TEMPERATURE, tolerance=tolerance).matches(master, wanted)

@@ -12,7 +12,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from sqlalchemy import case, func, inspect, or_, select
+from sqlalchemy import Column, ColumnElement, case, func, inspect, or_, select
 from sqlalchemy.engine import URL
 from sqlalchemy.exc import DBAPIError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -32,12 +32,13 @@ from lco_cli.library.errors import (
     MasterChangedError,
     MasterNotFoundError,
     SchemaTooNewError,
-    temperature_matches,
+    master_facts,
 )
 from lco_cli.library.migrations import migrate
 from lco_cli.library.records import FRAME_STATUSES, FrameRecord, MasterEntry
 from lco_cli.library.schema import SCHEMA_VERSION, Base, MasterRow, ProcessedFrameRow, SchemaVersionRow
 from lco_cli.results import Shortfall, json_value
+from lco_core.calibration_rules import SET_TEMPERATURE, Fact, FactValue, MasterRule, rule_for
 from lco_core.master import MasterKind
 from lco_core.section import Binning
 
@@ -288,14 +289,16 @@ class CalibrationLibrary:
         date_obs: dt.datetime,
         filter: str | None = None,
         set_temperature: float | None = None,
-        temperature_tolerance: float = 1.0,
+        site: str | None = None,
+        telescope: str | None = None,
+        temperature_tolerance: float | None = None,
     ) -> MasterEntry:
-        """The good master of ``kind`` a frame needs: the match closest in time to its DATE-OBS.
+        """The good master of ``kind`` a frame needs: the suitable one closest in time to its DATE-OBS.
 
-        A master matches when camera, binning and configuration mode are the frame's, plus the
-        filter for sky flats and, for darks, a set temperature within ``temperature_tolerance``
-        (deg C) of ``set_temperature`` (when both are known). Equally close masters are
-        separated by the newest ``created``, then the highest id.
+        Which masters suit a frame is the kind's rule, `lco_core.calibration_rules.rule_for`
+        (tabled in docs/calibration-library.rst); the query is built from it. A master marked
+        bad never suits. Equally close masters are separated by the newest ``created``, then the
+        highest id.
 
         Parameters
         ----------
@@ -310,11 +313,13 @@ class CalibrationLibrary:
         date_obs : datetime.datetime
             The frame's DATE-OBS, time-zone aware.
         filter : str, optional
-            FILTER (matched for sky flats).
+            FILTER (matched when the rule says so: sky flats).
         set_temperature : float, optional
-            CCDSTEMP, degrees Celsius (matched for darks).
-        temperature_tolerance : float
-            Degrees Celsius.
+            CCDSTEMP, degrees Celsius (matched when the rule says so: darks).
+        site, telescope : str, optional
+            SITEID and TELESCOP (needed only by a rule that matches them).
+        temperature_tolerance : float, optional
+            Degrees Celsius, instead of the rule's.
 
         Returns
         -------
@@ -324,43 +329,47 @@ class CalibrationLibrary:
         ------
         MasterNotFoundError
             No good master matches; the message names the closest candidate and how it differs.
+        LibraryError
+            A negative tolerance, or the rule matches a fact the call did not give.
 
         See Also
         --------
         verify_master : Check the chosen file is still the one registered before reading it.
         """
+        rule = rule_for(kind)
+        if temperature_tolerance is not None:
+            if not temperature_tolerance >= 0:
+                raise LibraryError(f"temperature tolerance {temperature_tolerance} must be >= 0 deg C")
+            rule = rule.with_tolerance(SET_TEMPERATURE, temperature_tolerance)
         binning = _binning(binning)
         _require_aware(date_obs, "date_obs", camera)
-        if not temperature_tolerance >= 0:
-            raise LibraryError(f"temperature tolerance {temperature_tolerance} must be >= 0 deg C")
+        given: dict[str, FactValue] = {
+            "camera": camera,
+            "binning": binning,
+            "configuration_mode": configuration_mode,
+            "filter": filter,
+            "set_temperature": set_temperature,
+            "site": site,
+            "telescope": telescope,
+        }
+        wanted = {match.fact.name: given.get(match.fact.name) for match in rule.match}
         conditions = [
-            MasterRow.camera == camera,
             MasterRow.kind == kind.value,
-            MasterRow.binning == binning,
-            MasterRow.configuration_mode == configuration_mode,
             MasterRow.good.is_(True),
+            *_rule_conditions(rule, wanted, camera),
         ]
-        if kind is MasterKind.SKYFLAT:
-            conditions.append(MasterRow.filter.is_(None) if filter is None else MasterRow.filter == filter)
-        if kind is MasterKind.DARK and set_temperature is not None:
-            low, high = set_temperature - temperature_tolerance, set_temperature + temperature_tolerance
-            conditions.append(
-                or_(MasterRow.set_temperature.is_(None), MasterRow.set_temperature.between(low, high))
-            )
+        time = _column(rule.closest_in)
         newest_first = (MasterRow.created.desc(), MasterRow.id.desc())
         # The closest master is the latest one at or before date_obs or the earliest one after it:
         # two indexed single-row queries instead of reading every match.
         latest_before = (
             select(MasterRow)
-            .where(*conditions, MasterRow.date_obs <= date_obs)
-            .order_by(MasterRow.date_obs.desc(), *newest_first)
+            .where(*conditions, time <= date_obs)
+            .order_by(time.desc(), *newest_first)
             .limit(1)
         )
         earliest_after = (
-            select(MasterRow)
-            .where(*conditions, MasterRow.date_obs > date_obs)
-            .order_by(MasterRow.date_obs.asc(), *newest_first)
-            .limit(1)
+            select(MasterRow).where(*conditions, time > date_obs).order_by(time.asc(), *newest_first).limit(1)
         )
         near_misses: list[MasterEntry] = []
         with self._errors(f"select a master {kind.value} for {camera}"), self._read() as session:
@@ -377,24 +386,15 @@ class CalibrationLibrary:
         if not found:
             raise MasterNotFoundError(
                 kind,
-                camera=camera,
-                binning=binning,
-                configuration_mode=configuration_mode,
+                wanted=wanted,
                 date_obs=date_obs,
-                filter=filter,
-                set_temperature=set_temperature,
-                temperature_tolerance=temperature_tolerance,
-                closest=_closest(
-                    near_misses,
-                    binning=binning,
-                    configuration_mode=configuration_mode,
-                    date_obs=date_obs,
-                    filter=filter,
-                    set_temperature=set_temperature,
-                    temperature_tolerance=temperature_tolerance,
-                ),
+                closest=_closest(near_misses, rule, wanted, date_obs),
+                rule=rule,
             )
-        return max(found, key=lambda entry: (-abs(entry.date_obs - date_obs), entry.created, entry.id))
+        return max(
+            found,
+            key=lambda entry: (-abs(_moment(entry, rule.closest_in) - date_obs), entry.created, entry.id),
+        )
 
     def verify_master(self, entry: MasterEntry) -> None:
         """Check that a master's file exists and its SHA-256 is still the registered ``checksum``.
@@ -804,33 +804,53 @@ def _first_line(error: SQLAlchemyError) -> str:
     return lines[0] if lines else type(error).__name__
 
 
+def _column(fact: Fact) -> Column[Any]:
+    """The masters table's column of a fact."""
+    return MasterRow.__mapper__.columns[fact.name]
+
+
+def _rule_conditions(
+    rule: MasterRule, wanted: Mapping[str, FactValue], what: str
+) -> list[ColumnElement[bool]]:
+    """The SQL conditions of a rule's matches for a frame's facts (the same on SQLite and PostgreSQL)."""
+    conditions: list[ColumnElement[bool]] = []
+    for match in rule.match:
+        column = _column(match.fact)
+        value = wanted.get(match.fact.name)
+        if match.tolerance is None:
+            if value is None and not column.nullable:
+                raise LibraryError(
+                    f"{what}: a master {rule.kind.value} must match the frame's {match.fact.title} "
+                    f"({match.fact.keyword}); pass it to select_master"
+                )
+            conditions.append(column.is_(None) if value is None else column == value)
+        elif isinstance(value, int | float):
+            # Unknown on either side matches: the rule can only be applied when both are known.
+            low, high = value - match.tolerance, value + match.tolerance
+            conditions.append(or_(column.is_(None), column.between(low, high)))
+    return conditions
+
+
+def _moment(entry: MasterEntry, fact: Fact) -> dt.datetime:
+    moment = master_facts(entry)[fact.name]
+    assert isinstance(moment, dt.datetime), f"{fact.title} of a master is not a time"
+    return moment
+
+
 def _closest(
-    entries: Sequence[MasterEntry],
-    *,
-    binning: str,
-    configuration_mode: str,
-    date_obs: dt.datetime,
-    filter: str | None,
-    set_temperature: float | None,
-    temperature_tolerance: float,
+    entries: Sequence[MasterEntry], rule: MasterRule, wanted: Mapping[str, FactValue], date_obs: dt.datetime
 ) -> MasterEntry | None:
-    """The near miss most worth naming: fewest unmet selection rules, then closest in time."""
-
-    def unmet(entry: MasterEntry) -> int:
-        return sum(
-            (
-                entry.binning != binning,
-                entry.configuration_mode != configuration_mode,
-                entry.kind is MasterKind.SKYFLAT and entry.filter != filter,
-                entry.kind is MasterKind.DARK
-                and not temperature_matches(entry.set_temperature, set_temperature, temperature_tolerance),
-                not entry.good,
-            )
-        )
-
+    """The near miss most worth naming: fewest unmet rules (a bad mark is one), then closest in time."""
     if not entries:
         return None
-    return min(entries, key=lambda entry: (unmet(entry), abs(entry.date_obs - date_obs), -entry.id))
+    return min(
+        entries,
+        key=lambda entry: (
+            len(rule.unmet(master_facts(entry), wanted)) + (not entry.good),
+            abs(_moment(entry, rule.closest_in) - date_obs),
+            -entry.id,
+        ),
+    )
 
 
 def _master_entry(row: MasterRow) -> MasterEntry:
