@@ -1,15 +1,19 @@
-"""Reducing a night: the imperative shell that plans, runs workers, builds masters and reports.
+"""Reducing a night: the small executor that carries out the night's plan (`lco_cli.plan`).
 
-Order (docs/architecture.rst, "lco-reduce run"): bias masters, dark masters, flat masters (each
-from the night's frames when there are enough, otherwise the library's closest suitable master is
-used later),
-then every science frame. Masters are stacked from prepared files in row bands, so memory does
-not grow with the number of frames. The calibration library is read and written here only.
+A run surveys its files (headers and checksums, no pixels), plans the night with
+`lco_cli.plan.plan_night` and carries the plan out in its order (docs/architecture.rst, "lco-reduce
+run"): bias masters, dark masters, flat masters (each from the night's frames when enough of them
+pass quality control), then every science frame, each calibrated with the first master its plan
+names that exists: this night's, or the library's closest. Masters are stacked from prepared files
+in row bands, so memory does not grow with the number of frames. The calibration library is read
+and written here only.
 
 Every unit of work in this process (a file's headers, a master group, a science frame's
 preparation, a library write, the progress display) is guarded on its own: its failure fails
 that unit with a one-line reason and the night goes on. One run holds the output folder at a
-time (`lco_cli.runlock`).
+time (`lco_cli.runlock`). The state a run changes as it goes lives in small records, each with
+one job: the outcomes so far (recorded once each in the library, the log and the display), the
+frames handed to the workers, the masters made, the reference stars fetched.
 """
 
 from __future__ import annotations
@@ -30,16 +34,25 @@ from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
 from lco_cli.library import CalibrationLibrary, FrameRecord, MasterEntry, file_checksum
-from lco_cli.logs import log_outcome, log_unexpected
-from lco_cli.recognition import unreduced_obstype, unsupported_camera
-from lco_cli.results import NEED_CATALOG, FrameResult, as_text, one_line
+from lco_cli.logs import log_outcome
+from lco_cli.plan import (
+    MASTER_ORDER,
+    MasterChoice,
+    MasterGroup,
+    NightFiles,
+    NightPlan,
+    Refusal,
+    ScienceFrame,
+    plan_night,
+)
+from lco_cli.plan import describe_error as describe_error  # where callers found it before lco_cli.plan
+from lco_cli.results import NEED_CATALOG, FrameResult, as_text
 from lco_cli.runlock import hold_run_lock
 from lco_cli.work import (
     CalibrationOutcome,
     CalibrationTask,
     ScienceTask,
     prepare_calibration,
-    product_name,
     reduce_science,
 )
 from lco_core.catalog import ReferenceCatalog
@@ -47,9 +60,8 @@ from lco_core.errors import LcoError
 from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
 from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
-from lco_core.meta import FrameMeta, ObsType
+from lco_core.meta import FrameMeta
 from lco_core.parameters import Settings
-from lco_instruments.families import family_of
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
 from lco_stages.masters import (
     Assessment,
@@ -61,8 +73,6 @@ from lco_stages.masters import (
 )
 from lco_stages.settings import DEFAULT_SETTINGS
 from lco_stages.wcs import AstrometrySearch
-
-SCIENCE = (ObsType.EXPOSE, ObsType.STANDARD)
 
 Task = TypeVar("Task", CalibrationTask, ScienceTask)
 Outcome = TypeVar("Outcome", CalibrationOutcome, FrameResult)
@@ -209,42 +219,322 @@ def _group_key(entry: Entry, kind: MasterKind) -> tuple[object, ...]:
     return (*group_key(entry.meta, kind), entry.shapes)
 
 
-def describe_error(error: BaseException, *, where: str = "") -> str:
-    """One line for an error in the parent: a typed error's own message, else its kind and text.
-
-    Any other than a typed error is logged with its full traceback (`lco_cli.logs.log_unexpected`).
+def survey(
+    paths: Sequence[str | Path], out: Path, *, on_found: Callable[[int], None] | None = None
+) -> NightFiles:
+    """The files a night is given, read for planning: headers and checksums, never pixels.
 
     Parameters
     ----------
-    error : BaseException
-        The error.
-    where : str
-        The frame it cost, when there is one, for the log.
+    paths : sequence of str or pathlib.Path
+        Raw files and folders (searched recursively).
+    out : pathlib.Path
+        The output folder: its files are never inputs.
+    on_found : callable, optional
+        Called with the number of files found (inputs and problems), before any is hashed.
 
     Returns
     -------
-    str
+    NightFiles
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
     """
-    if not isinstance(error, LcoError):
-        log_unexpected(error, where)
-    if isinstance(error, LcoError):
-        return one_line(str(error))
-    if isinstance(error, OSError) and error.strerror:
-        where = f" ({error.filename})" if error.filename else ""
-        return one_line(f"{error.strerror}{where}")
-    return one_line(f"internal error {type(error).__name__}: {error}")
+    found = find_raw_files(paths, exclude=[out])
+    entries = inspect_files(found.files)
+    if on_found is not None:
+        on_found(len(entries) + len(found.problems) + len(found.skipped))
+    checksums: list[tuple[str, str]] = []
+    unreadable: list[tuple[str, str]] = []
+    for entry in entries:
+        if entry.meta is None or entry.skip:
+            continue
+        try:
+            checksums.append((str(entry.path), file_checksum(entry.path)))
+        except OSError as error:
+            unreadable.append((str(entry.path), error.strerror or str(error)))
+    return NightFiles(tuple(entries), found.problems, found.skipped, tuple(checksums), tuple(unreadable))
 
 
-def _kind_of(obstype: ObsType) -> MasterKind | None:
-    return {
-        ObsType.BIAS: MasterKind.BIAS,
-        ObsType.DARK: MasterKind.DARK,
-        ObsType.SKYFLAT: MasterKind.SKYFLAT,
-    }.get(obstype)
+class ReferenceStars:
+    """The reference stars around each pointing of a night, fetched once per pointing.
+
+    Parameters
+    ----------
+    options : RunOptions
+        ``catalog``, ``offline``, ``out`` (Gaia's cache is ``OUT/catalog-cache``) and the
+        astrometric search radius (``astrometry.radius_arcmin``).
+    read_only : bool
+        Never query Gaia nor write its cache (``lco-reduce run --plan``): the catalogue file, or
+        what the cache holds, only.
+    """
+
+    def __init__(self, options: RunOptions, *, read_only: bool = False) -> None:
+        self._options = options
+        self._read_only = read_only
+        self._source: CatalogSource | None = None
+        self._found: dict[tuple[float, float], tuple[ReferenceCatalog | None, str]] = {}
+
+    def around(self, entry: Entry) -> tuple[ReferenceCatalog | None, str]:
+        """The reference stars around a frame's pointing, and why there are none.
+
+        Parameters
+        ----------
+        entry : Entry
+            The frame (its pointing and field of view).
+
+        Returns
+        -------
+        stars : ReferenceCatalog or None
+            The stars within the field's radius plus the astrometric search radius.
+        problem : str
+            Why there are none, or none in the field ('' when there are, and for a frame
+            without a pointing, which no catalogue can help).
+        """
+        pointing = None if entry.meta is None else entry.meta.pointing
+        if pointing is None:
+            return None, ""
+        ra, dec = pointing
+        key = (round(ra, 2), round(dec, 2))
+        if key not in self._found:
+            options = self._options
+            search = options.run_settings.of(AstrometrySearch)
+            radius = entry.field_radius_deg + search.radius_arcmin / 60.0
+            try:
+                if self._source is None:
+                    self._source = catalog_source(
+                        catalog_file=options.catalog,
+                        cache_dir=options.out / "catalog-cache",
+                        offline=options.offline or self._read_only,
+                    )
+                stars = self._source.stars_around(ra, dec, radius)
+                where = options.catalog.name if options.catalog else "Gaia DR3"
+                empty = f"{where} has no star within {radius:.3f} deg of RA {ra:.4f}, Dec {dec:+.4f}"
+                self._found[key] = (stars, "" if len(stars) else empty)
+            except Exception as error:  # no reference stars: the frame is reduced without them
+                # A catalogue's own problem without its cache file's path, which is no use here.
+                problem = error.problem if isinstance(error, CatalogError) else describe_error(error)
+                self._found[key] = (None, problem)
+        return self._found[key]
+
+    def given(self, need: str, entry: Entry) -> bool:
+        """Whether this run has an input a degraded frame lacked: reference stars around it.
+
+        Parameters
+        ----------
+        need : str
+            What the frame lacked (`~lco_cli.results.NEED_CATALOG`).
+        entry : Entry
+            The frame.
+
+        Returns
+        -------
+        bool
+        """
+        if need == NEED_CATALOG:
+            reference, _ = self.around(entry)
+            return reference is not None and len(reference) > 0
+        return False
+
+
+@attrs.frozen
+class _LibraryView:
+    """The calibration library as planning reads it (`lco_cli.plan.LibraryView`)."""
+
+    library: CalibrationLibrary
+    out: Path
+    references: ReferenceStars
+
+    def closest(self, kind: MasterKind, meta: FrameMeta) -> MasterEntry:
+        return self.library.select_master(
+            kind, camera=meta.camera, binning=meta.binning, configuration_mode=meta.configuration_mode,
+            date_obs=meta.date_obs, filter=meta.filter, set_temperature=meta.ccd_set_temperature,
+        )  # fmt: skip
+
+    def done(self, entry: Entry, checksum: str) -> FrameRecord | None:
+        return self.library.done(
+            str(entry.path),
+            checksum,
+            products_under=self.out,
+            given=lambda need: self.references.given(need, entry),
+        )
+
+
+def _plan(
+    files: NightFiles, library: CalibrationLibrary, options: RunOptions, references: ReferenceStars
+) -> NightPlan:
+    return plan_night(
+        files,
+        _LibraryView(library, options.out, references),
+        group_key=_group_key,
+        masters_dir=options.out / "masters",
+        force=options.force,
+        compress=options.compress,
+    )
+
+
+def plan_run(
+    paths: Sequence[str | Path], options: RunOptions, library: CalibrationLibrary | None = None
+) -> NightPlan:
+    """The plan ``lco-reduce run`` would carry out, made without writing anything (``run --plan``).
+
+    Headers and checksums are read, and the calibration library when there is one. Whether a
+    frame degraded for want of reference stars is redone is judged from ``--catalog`` or
+    Gaia's cache in ``OUT/catalog-cache``: Gaia is never queried, so such a frame the run would
+    redo with stars it fetches is planned as done.
+
+    Parameters
+    ----------
+    paths : sequence of str or pathlib.Path
+        Raw files and folders.
+    options : RunOptions
+        The run's options (``out``, ``force``, ``compress``, ``catalog``, ``offline``).
+    library : CalibrationLibrary, optional
+        The library the run would use; None when there is none yet (nothing is registered or
+        done).
+
+    Returns
+    -------
+    NightPlan
+
+    Raises
+    ------
+    FileNotFoundError
+        A path does not exist.
+    """
+    references = ReferenceStars(options, read_only=True)
+    files = survey(paths, options.out)
+    if library is None:
+        # No library yet: an empty one in memory answers as the run's new one would.
+        with CalibrationLibrary("sqlite://") as empty:
+            return _plan(files, empty, options, references)
+    return _plan(files, library, options, references)
+
+
+class _Ledger:
+    """The night's outcomes, each recorded once: in the library, the log and the display."""
+
+    def __init__(
+        self, library: CalibrationLibrary, plan: NightPlan, started: dt.datetime, progress: Progress
+    ) -> None:
+        self.results: dict[str, FrameResult] = {}
+        self._library = library
+        self._checksums = dict(plan.checksums)
+        self._started = started
+        self._progress = progress
+
+    def finish(self, phase: str, result: FrameResult, *, record: bool = True) -> None:
+        """Keep a frame's outcome; record it in the library when its checksum is known."""
+        checksum = self._checksums.get(result.path)
+        if not result.reused:
+            result = attrs.evolve(result, run=self._started.isoformat())
+        if checksum is not None and record:
+            try:
+                self._library.record_frame(
+                    result.path,
+                    checksum=checksum,
+                    status=result.status,
+                    reason=result.reason,
+                    products=result.products,
+                    shortfalls=result.shortfalls,
+                    details=_details(result),
+                    run=self._started,
+                )
+            except Exception as error:  # a locked or lost database fails this frame, not the night
+                written = "its products are written but " if result.products else ""
+                result = attrs.evolve(
+                    result,
+                    status="failed",
+                    reason=f"{Path(result.path).name}: {written}the outcome is not recorded in the "
+                    f"calibration library ({describe_error(error, where=result.path)}); a rerun redoes it",
+                )
+        self.results[result.path] = result
+        log_outcome(phase, result)
+        # The display is a courtesy: the outcome is already kept, so its failure loses nothing.
+        with contextlib.suppress(Exception):
+            self._progress(phase, result)
+
+    def fail(self, phase: str, entry: Entry, reason: str) -> None:
+        """A frame failed before a worker had it."""
+        meta = entry.meta
+        obstype, camera = (meta.obstype.value, meta.camera) if meta is not None else ("", "")
+        self.finish(phase, FrameResult(str(entry.path), "failed", reason, obstype, camera))
+
+    def refuse(self, refusal: Refusal) -> None:
+        """A file the plan does not reduce."""
+        self.finish(
+            refusal.phase,
+            FrameResult(str(refusal.path), refusal.status, refusal.reason, refusal.obstype, refusal.camera),
+        )
+
+
+class _Workers:
+    """Frames handed to the executor: their results, the count in progress, and a failure for
+    every frame still out when the executor itself breaks."""
+
+    def __init__(self, executor: Executor, on_running: Callable[[int], None]) -> None:
+        self._executor = executor
+        self._on_running = on_running
+        self._running = 0
+
+    def map(
+        self,
+        function: Callable[[Task], Outcome],
+        tasks: Sequence[Task],
+        failure: Callable[[Task, str], Outcome],
+        path_of: Callable[[Outcome], str],
+    ) -> Iterator[Outcome]:
+        """The executor's results; if the executor itself breaks (a worker killed by the OOM
+        killer, a lost cluster), every task without a result fails with the reason."""
+        pending = {task.path: task for task in tasks}
+        self._count(len(pending))
+        try:
+            for outcome in self._executor.map(function, tasks):
+                if pending.pop(path_of(outcome), None) is not None:
+                    self._count(-1)
+                yield outcome
+        except Exception as error:
+            reason = f"the workers stopped before this frame was done ({describe_error(error)})"
+            left = list(pending.values())
+            self._count(-len(pending))
+            pending.clear()
+            for task in left:
+                yield failure(task, f"{Path(task.path).name}: {reason}")
+        finally:
+            self._count(-len(pending))  # none, unless the caller stopped reading early
+
+    def _count(self, change: int) -> None:
+        if not change:
+            return
+        self._running += change
+        with contextlib.suppress(Exception):  # a display
+            self._on_running(self._running)
+
+
+@attrs.define
+class _Masters:
+    """The masters this run made: as registered, by the number of the group that made each, and
+    as the summary describes them."""
+
+    registered: dict[int, MasterEntry] = attrs.field(factory=dict)
+    records: list[MasterRecord] = attrs.field(factory=list)
+
+
+@attrs.frozen
+class _Execution:
+    """What one run changes as it carries its plan out, each part with one job."""
+
+    ledger: _Ledger
+    workers: _Workers
+    masters: _Masters
+    references: ReferenceStars
+    phases: defaultdict[str, float]
 
 
 class NightReduction:
-    """One ``lco-reduce run``: holds the library, the executor and the results so far.
+    """One ``lco-reduce run``: plans the night (`lco_cli.plan.plan_night`) and carries the plan out.
 
     Parameters
     ----------
@@ -272,108 +562,18 @@ class NightReduction:
         on_total: Callable[[int], None] | None = None,
         on_running: Callable[[int], None] | None = None,
     ) -> None:
-        self.on_total = on_total or (lambda total: None)
-        self.on_running = on_running or (lambda count: None)
-        self.running = 0
-        self.started = dt.datetime.now(dt.UTC)
         self.options = options
         self.library = library
         self.executor = executor
         self.progress = progress or (lambda phase, result: None)
-        self.results: dict[str, FrameResult] = {}
-        self.phases: dict[str, float] = defaultdict(float)
-        self.masters: list[MasterRecord] = []
-        self.checksums: dict[str, str] = {}
+        self.on_total = on_total or (lambda total: None)
+        self.on_running = on_running or (lambda count: None)
         self.masters_dir = options.out / "masters"
         self.work_dir = options.out / ".work"
         self.thumbnail_dir = options.out / "thumbnails"
-        self._sources: CatalogSource | None = None
-        self._references: dict[tuple[float, float], tuple[ReferenceCatalog | None, str]] = {}
-        self._done: dict[str, FrameRecord] = {}
-        self._bpms: dict[tuple[str, str], str] = {}
-
-    # -- bookkeeping -------------------------------------------------------------------------
-    def _finish(self, phase: str, result: FrameResult, *, record: bool = True) -> None:
-        checksum = self.checksums.get(result.path)
-        if not result.reused:
-            result = attrs.evolve(result, run=self.started.isoformat())
-        if checksum is not None and record:
-            try:
-                self.library.record_frame(
-                    result.path,
-                    checksum=checksum,
-                    status=result.status,
-                    reason=result.reason,
-                    products=result.products,
-                    shortfalls=result.shortfalls,
-                    details=_details(result),
-                    run=self.started,
-                )
-            except Exception as error:  # a locked or lost database fails this frame, not the night
-                written = "its products are written but " if result.products else ""
-                result = attrs.evolve(
-                    result,
-                    status="failed",
-                    reason=f"{Path(result.path).name}: {written}the outcome is not recorded in the "
-                    f"calibration library ({describe_error(error, where=result.path)}); a rerun redoes it",
-                )
-        self.results[result.path] = result
-        log_outcome(phase, result)
-        # The display is a courtesy: the outcome is already kept, so its failure loses nothing.
-        with contextlib.suppress(Exception):
-            self.progress(phase, result)
-
-    def _fail(self, phase: str, entry: Entry, reason: str, status: str = "failed") -> None:
-        meta = entry.meta
-        self._finish(
-            phase,
-            FrameResult(
-                str(entry.path),
-                "skipped" if status == "skipped" else "failed",
-                reason,
-                meta.obstype.value if meta is not None else "",
-                meta.camera if meta is not None else "",
-            ),
-        )
-
-    def _map(
-        self,
-        function: Callable[[Task], Outcome],
-        tasks: Sequence[Task],
-        failure: Callable[[Task, str], Outcome],
-        path_of: Callable[[Outcome], str],
-    ) -> Iterator[Outcome]:
-        """The executor's results; if the executor itself breaks (a worker killed by the OOM
-        killer, a lost cluster), every task without a result fails with the reason."""
-        pending = {task.path: task for task in tasks}
-        self._running(len(pending))
-        try:
-            for outcome in self.executor.map(function, tasks):
-                if pending.pop(path_of(outcome), None) is not None:
-                    self._running(-1)
-                yield outcome
-        except Exception as error:
-            reason = f"the workers stopped before this frame was done ({describe_error(error)})"
-            left = list(pending.values())
-            self._running(-len(pending))
-            pending.clear()
-            for task in left:
-                yield failure(task, f"{Path(task.path).name}: {reason}")
-        finally:
-            self._running(-len(pending))  # none, unless the caller stopped reading early
-
-    def _running(self, change: int) -> None:
-        if not change:
-            return
-        self.running += change
-        with contextlib.suppress(Exception):  # a display
-            self.on_running(self.running)
 
     def run(self, paths: Sequence[str | Path]) -> NightResult:
         """Reduce everything under ``paths``: bias, dark and flat masters, then science frames.
-
-        The output folder is held for the whole run (`lco_cli.runlock.hold_run_lock`): a second
-        run into it is refused.
 
         Parameters
         ----------
@@ -391,214 +591,100 @@ class NightReduction:
         FileNotFoundError
             A path does not exist.
         """
-        self.started = started = dt.datetime.now(dt.UTC)
+        started = dt.datetime.now(dt.UTC)
         self.options.out.mkdir(parents=True, exist_ok=True)
         with hold_run_lock(self.options.out):
-            entries = self._run_locked(paths)
-            masters = self._night_masters()
-        order = {str(e.path): n for n, e in enumerate(entries)}
-        frames = tuple(sorted(self.results.values(), key=lambda r: order.get(r.path, len(order))))
-        return NightResult(frames, masters, started, dt.datetime.now(dt.UTC), dict(self.phases))
+            return self._run_locked(paths, started)
 
-    def _run_locked(self, paths: Sequence[str | Path]) -> list[Entry]:
+    def _run_locked(self, paths: Sequence[str | Path], started: dt.datetime) -> NightResult:
         for folder in (self.masters_dir, self.work_dir):
             folder.mkdir(parents=True, exist_ok=True)
         _remove_temporaries(self.options.out)
         try:
             clock = time.perf_counter()
-            found = find_raw_files(paths, exclude=[self.options.out])
-            entries = inspect_files(found.files)
-            self.on_total(len(entries) + len(found.problems) + len(found.skipped))
-            for where, problem in found.problems:
-                loop = "already searched" in problem
-                entries.append(Entry(where, None, problem))
-                self._finish("inspect", FrameResult(str(where), "skipped" if loop else "failed", problem))
-            # Another run's products: listed, with the folder, but never opened.
-            entries += [Entry(where, None, skip=reason) for where, reason in found.skipped]
-            todo = self._triage(entries)
-            self.phases["inspect"] += time.perf_counter() - clock
-            for kind in (MasterKind.BIAS, MasterKind.DARK, MasterKind.SKYFLAT):
-                self._masters_of(
-                    kind, [e for e in todo if e.meta is not None and _kind_of(e.meta.obstype) is kind]
-                )
-            clock = time.perf_counter()
-            self._science([e for e in todo if e.meta is not None and e.meta.obstype in SCIENCE])
-            self.phases["science frames"] += time.perf_counter() - clock
+            references = ReferenceStars(self.options)
+            files = survey(paths, self.options.out, on_found=self.on_total)
+            plan = _plan(files, self.library, self.options, references)
+            ledger = _Ledger(self.library, plan, started, self.progress)
+            run = _Execution(
+                ledger, _Workers(self.executor, self.on_running), _Masters(), references, defaultdict(float)
+            )
+            self._carry_out(plan, run, clock)
         finally:
             shutil.rmtree(self.work_dir, ignore_errors=True)
-        return entries
+        masters = _night_masters(ledger.results, run.masters.records, self.library)
+        order = {str(path): n for n, path in enumerate(plan.files)}
+        frames = tuple(sorted(ledger.results.values(), key=lambda r: order.get(r.path, len(order))))
+        return NightResult(frames, masters, started, dt.datetime.now(dt.UTC), dict(run.phases))
 
-    def _triage(self, entries: list[Entry]) -> list[Entry]:
-        """Files that are not raw frames, cameras and OBSTYPEs we do not reduce, failed headers,
-        copies, name clashes and frames done leave here."""
-        todo = []
-        first_with_checksum: dict[str, Path] = {}
-        first_with_product: dict[str, Path] = {}
-        for entry in entries:
-            if entry.skip:
-                # What the file is (a product, a catalogue, a guide frame...) was decided from its
-                # headers as they are, before (and instead of) parsing them as a raw frame's.
-                skipped = FrameResult(str(entry.path), "skipped", entry.skip, entry.obstype, entry.camera)
-                self._finish("inspect", skipped)
-                continue
-            if entry.meta is None:
-                if str(entry.path) not in self.results:
-                    self._fail("inspect", entry, entry.error)
-                continue
-            try:
-                reason, status = self._refusal(entry, first_with_checksum, first_with_product)
-            except Exception as error:  # one file's triage never stops the night
-                reason, status = describe_error(error, where=str(entry.path)), "failed"
-            if status == "done":
-                # Reported as the run that made its products recorded it, and not recorded
-                # again: the library keeps that run's outcome.
-                self._finish("done", _recorded(self._done[str(entry.path)], entry), record=False)
-            elif reason:
-                self._fail("inspect", entry, reason, status)
-            else:
-                todo.append(entry)
-        return todo
-
-    def _refusal(
-        self, entry: Entry, first_with_checksum: dict[str, Path], first_with_product: dict[str, Path]
-    ) -> tuple[str, str]:
-        """Why ``entry`` is not reduced, and the status that says so; ('', '') to reduce it.
-
-        Identity is the path and the content, never the base name alone: a second copy of the
-        same bytes is skipped, and a different file whose product would take the same name as
-        an earlier one's (same base name in another folder, or ``x.fits`` beside
-        ``x.fits.fz``) is refused rather than allowed to overwrite it. A frame done by an
-        earlier run ('done', its record kept in ``self._done``) is one recorded ok, or degraded
-        for want of an input this run still cannot give.
-        """
-        meta = entry.meta
-        assert meta is not None
-        path = str(entry.path)
-        # inspect_files has already skipped these from the raw headers; the parsed values give
-        # the same words, so a frame is never failed for what it is.
-        unsupported = unsupported_camera(meta.camera) or unreduced_obstype(meta.obstype.value)
-        if unsupported:
-            return unsupported, "skipped"
-        family_of(meta.camera, filename=entry.path.name)  # an unknown camera fails (CameraError)
-        try:
-            checksum = file_checksum(entry.path)
-        except OSError as error:
-            return f"{entry.path.name}: cannot be read ({error.strerror or error})", "failed"
-        if checksum in first_with_checksum:
-            return (
-                f"{entry.path.name}: the same bytes as {first_with_checksum[checksum]}, reduced once",
-                "skipped",
-            )
-        first_with_checksum[checksum] = entry.path
-        if meta.obstype in SCIENCE:
-            product = product_name(entry.path.name, compressed=self.options.compress)
-            if product in first_with_product:
-                return (
-                    f"{entry.path.name}: its product {product} would overwrite that of "
-                    f"{first_with_product[product]} (same file name); reduce it into another --out",
-                    "failed",
-                )
-            first_with_product[product] = entry.path
-        self.checksums[path] = checksum
-        if self.options.force:
-            return "", ""
-        record = self.library.done(
-            path, checksum, products_under=self.options.out, given=lambda need: self._given(need, entry)
-        )
-        if record is not None:
-            self._done[path] = record
-            return "already reduced, its products unchanged (--force redoes it)", "done"
-        return "", ""
-
-    def _given(self, need: str, entry: Entry) -> bool:
-        """Whether this run has the input a degraded frame lacked: reference stars around it."""
-        if need == NEED_CATALOG:
-            reference, _ = self._reference(entry)
-            return reference is not None and len(reference) > 0
-        return False
+    def _carry_out(self, plan: NightPlan, run: _Execution, clock: float) -> None:
+        """The plan, in its order: refusals and frames done, each kind's groups, science frames."""
+        for refusal in plan.refused_in("inspect"):
+            run.ledger.refuse(refusal)
+        for finished in plan.done:
+            # Reported as the run that made its products recorded it, and not recorded
+            # again: the library keeps that run's outcome.
+            run.ledger.finish("done", _recorded(finished.record, finished.entry), record=False)
+        run.phases["inspect"] += time.perf_counter() - clock
+        for kind in MASTER_ORDER:
+            for refusal in plan.refused_in(kind.value):
+                run.ledger.refuse(refusal)
+            for group in plan.groups_of(kind):
+                self._make_master(group, run)
+        clock = time.perf_counter()
+        self._reduce_science(plan.science, run)
+        run.phases["science frames"] += time.perf_counter() - clock
 
     # -- masters -----------------------------------------------------------------------------
-    def _select(self, kind: MasterKind, meta: FrameMeta) -> str:
-        """The library's master for ``meta``, checked against the checksum it was registered with.
+    def _master_path(self, choice: MasterChoice, masters: _Masters) -> str:
+        """The master a plan's choice names now (`MasterChoice.resolve`), checked against the
+        checksum it was registered with.
 
         A master changed on disk since (or gone) fails the frame that needed it
         (`MasterChangedError`): silently using other pixels than the library describes would
         make products nobody can trace.
         """
-        entry = self.library.select_master(
-            kind, camera=meta.camera, binning=meta.binning, configuration_mode=meta.configuration_mode,
-            date_obs=meta.date_obs, filter=meta.filter, set_temperature=meta.ccd_set_temperature,
-        )  # fmt: skip
+        entry = choice.resolve(masters.registered)
         self.library.verify_master(entry)
         return entry.path
 
-    def _select_or_none(self, kind: MasterKind, meta: FrameMeta) -> str | None:
+    def _make_master(self, group: MasterGroup, run: _Execution) -> None:
+        """One group's master; its failure fails its own frames only, and its work files go."""
+        prepared: list[str] = []
         try:
-            return self._select(kind, meta)
-        except LcoError:
-            return None
+            self._master_of_group(group, run, prepared)
+        except Exception as error:  # one master's failure fails its own frames only
+            reason = f"master {group.kind.value} of {group.template.camera} not made: {describe_error(error)}"
+            for entry in group.frames:
+                if str(entry.path) not in run.ledger.results:
+                    run.ledger.fail(group.kind.value, entry, reason)
+        finally:
+            for name in prepared:
+                Path(name).unlink(missing_ok=True)
 
-    def _masters_of(self, kind: MasterKind, entries: list[Entry]) -> None:
-        groups: dict[tuple[object, ...], list[Entry]] = defaultdict(list)
-        for entry in entries:
-            assert entry.meta is not None
-            if kind is MasterKind.SKYFLAT and entry.meta.filter is None:
-                # The library selects flats by filter: a flat master without one could never be used.
-                self._fail(
-                    kind.value, entry, f"{entry.path.name}: a sky flat needs its FILTER (absent or UNKNOWN)"
-                )
-                continue
-            groups[_group_key(entry, kind)].append(entry)
-        for group in groups.values():
-            prepared: list[str] = []
-            try:
-                self._master_of_group(kind, group, prepared)
-            except Exception as error:  # one master's failure fails its own frames only
-                camera = group[0].meta.camera if group[0].meta is not None else ""
-                reason = f"master {kind.value} of {camera} not made: {describe_error(error)}"
-                for entry in group:
-                    if str(entry.path) not in self.results:
-                        self._fail(kind.value, entry, reason)
-            finally:
-                for name in prepared:
-                    Path(name).unlink(missing_ok=True)
-
-    def _master_of_group(self, kind: MasterKind, group: list[Entry], prepared: list[str]) -> None:
-        """Prepare, judge and stack one group's frames into a master; ``prepared`` collects the
-        prepared files (the caller removes them, whatever happens)."""
-        metas = [e.meta for e in group if e.meta is not None]
-        middle = sorted(metas, key=lambda m: m.date_obs)[len(metas) // 2]
+    def _master_of_group(self, group: MasterGroup, run: _Execution, prepared: list[str]) -> None:
+        """Prepare and judge a group's frames, then stack, write and register its master;
+        ``prepared`` collects the prepared files (the caller removes them, whatever happens)."""
+        kind = group.kind
         try:
-            bias = self._select(MasterKind.BIAS, middle) if kind is not MasterKind.BIAS else None
-            dark = self._select(MasterKind.DARK, middle) if kind is MasterKind.SKYFLAT else None
+            bias = self._master_path(group.bias, run.masters) if group.bias is not None else None
+            dark = self._master_path(group.dark, run.masters) if group.dark is not None else None
         except LcoError as error:
-            for entry in group:
-                self._fail(kind.value, entry, str(error))
+            for entry in group.frames:
+                run.ledger.fail(kind.value, entry, str(error))
             return
-        previous = self._select_or_none(kind, middle)
-        settings = self.options.run_settings
-        stack = settings.of(StackSettings)
-        where = str(self.work_dir)
-        tasks = [
-            CalibrationTask(
-                str(e.path), kind, where, bias=bias, dark=dark, previous=previous, settings=settings
-            )
-            for e in group
-        ]
-        clock = time.perf_counter()
-        # Sorted by input path, so the master does not depend on the order workers finish in.
-        outcomes = sorted(
-            self._map(prepare_calibration, tasks, _failed_calibration, lambda o: o.result.path),
-            key=lambda o: o.result.path,
-        )
+        try:
+            previous: str | None = self._master_path(group.previous, run.masters)
+        except LcoError:
+            previous = None  # nothing to judge the frames against
+        outcomes = self._prepare(group, run, bias=bias, dark=dark, previous=previous)
         prepared += [o.prepared for o in outcomes if o.prepared]
-        self.phases[f"{kind.value} frames"] += time.perf_counter() - clock
+        stack = self.options.run_settings.of(StackSettings)
         assessments = [o.assessment for o in outcomes if o.assessment is not None]
-        cameras = [o.camera for o in outcomes if o.camera is not None]
         try:
             accepted = choose_frames(assessments, kind, settings=stack) if assessments else []
             if not accepted:
-                raise TooFewFramesError(f"{middle.camera} {kind.value}", 0, stack.min_frames, ())
+                raise TooFewFramesError(f"{group.middle.camera} {kind.value}", 0, stack.min_frames, ())
         except (TooFewFramesError, ValueError) as error:
             for outcome in outcomes:
                 result = outcome.result
@@ -608,7 +694,7 @@ class NightReduction:
                         status="skipped",
                         reason=f"no master made: {error}; the library's closest master serves this night",
                     )
-                self._finish(kind.value, result)
+                run.ledger.finish(kind.value, result)
             return
         names = {a.filename for a in accepted}
         stacked = [
@@ -616,121 +702,95 @@ class NightReduction:
             for o in outcomes
             if o.assessment is not None and o.assessment.filename in names and o.prepared
         ]
+        cameras = [o.camera for o in outcomes if o.camera is not None]
         clock = time.perf_counter()
-        master = self._build_master(
-            kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None
-        )
-        target = self.masters_dir / (master.filename + (COMPRESSED_SUFFIX if self.options.compress else ""))
-        if any(record.path == str(target) for record in self.masters):
-            raise LcoError(f"{target.name} was already made this run from other frames of that name")
-        path = write_master(target, master)
-        meta = master.frame.meta
-        try:
-            self.library.register_master(
-                kind=kind, site=meta.site, telescope=meta.telescope, camera=meta.camera,
-                binning=meta.binning, configuration_mode=meta.configuration_mode,
-                filter=meta.filter if kind is MasterKind.SKYFLAT else None,
-                set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
-                checksum=file_checksum(path),
-            )  # fmt: skip
-        except BaseException:
-            # An unregistered master would be an orphan no run ever selects: it goes.
-            path.unlink(missing_ok=True)
-            raise
-        self.phases[f"{kind.value} master"] += time.perf_counter() - clock
+        master = _stack_master(
+            kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None,
+            stack,
+        )  # fmt: skip
+        made = self._write_master(master, run.masters)
+        run.phases[f"{kind.value} master"] += time.perf_counter() - clock
         rejected = tuple(
             (Path(o.result.path).name, o.result.reason) for o in outcomes if o.result.status != "ok"
         )
-        self.masters.append(
-            MasterRecord(str(path), kind.value, meta.camera, master.inputs, rejected, _master_figures(master))
+        run.masters.registered[group.number] = made
+        run.masters.records.append(
+            MasterRecord(made.path, kind.value, made.camera, master.inputs, rejected, _master_figures(master))
         )
         for outcome in outcomes:
             result = outcome.result
             if result.status == "ok":
-                result = attrs.evolve(result, products=(str(path),))
-            self._finish(kind.value, result)
+                result = attrs.evolve(result, products=(made.path,))
+            run.ledger.finish(kind.value, result)
 
-    def _build_master(
-        self,
-        kind: MasterKind,
-        accepted: Sequence[Assessment],
-        prepared: list[str],
-        bias: str | None,
-        dark: str | None,
-        coefficient: float | None,
-    ) -> Master:
-        chosen = list(accepted)
-        stack = self.options.run_settings.of(StackSettings)
-        stacked = stack_files(prepared, nsigma=stack.nsigma, maxiters=stack.maxiters)
-        template = read_product(prepared[0]).frame
-        shared = None
-        bias_master = read_master(bias) if bias else None
-        dark_master = read_master(dark) if dark else None
-        if bias_master is not None or dark_master is not None:
-            scales = [
-                1.0 / a.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0) for a in chosen
-            ]
-            shared = np.mean(
-                [
-                    shared_error(a.meta, template.shape, bias=bias_master, dark=dark_master, scale=s)
-                    for a, s in zip(chosen, scales, strict=True)
-                ],
-                axis=0,
+    def _prepare(
+        self, group: MasterGroup, run: _Execution, *, bias: str | None, dark: str | None, previous: str | None
+    ) -> list[CalibrationOutcome]:
+        """A group's frames prepared and judged by the workers, sorted by input path, so the
+        master does not depend on the order workers finish in."""
+        settings = self.options.run_settings
+        tasks = [
+            CalibrationTask(
+                str(e.path),
+                group.kind,
+                str(self.work_dir),
+                bias=bias,
+                dark=dark,
+                previous=previous,
+                settings=settings,
             )
-        return master_from_stack(
-            kind, stacked, chosen, template, settings=stack, shared=shared,
-            temperature_coefficient=coefficient,
-        )  # fmt: skip
+            for e in group.frames
+        ]
+        clock = time.perf_counter()
+        outcomes = sorted(
+            run.workers.map(prepare_calibration, tasks, _failed_calibration, lambda o: o.result.path),
+            key=lambda o: o.result.path,
+        )
+        run.phases[f"{group.kind.value} frames"] += time.perf_counter() - clock
+        return outcomes
+
+    def _write_master(self, master: Master, masters: _Masters) -> MasterEntry:
+        """Write a master and register it; an unregistered master would be an orphan no run ever
+        selects, so a failed registration removes the file."""
+        target = self.masters_dir / (master.filename + (COMPRESSED_SUFFIX if self.options.compress else ""))
+        if any(record.path == str(target) for record in masters.records):
+            raise LcoError(f"{target.name} was already made this run from other frames of that name")
+        path = write_master(target, master)
+        meta = master.frame.meta
+        try:
+            return self.library.register_master(
+                kind=master.kind, site=meta.site, telescope=meta.telescope, camera=meta.camera,
+                binning=meta.binning, configuration_mode=meta.configuration_mode,
+                filter=meta.filter if master.kind is MasterKind.SKYFLAT else None,
+                set_temperature=meta.ccd_set_temperature, date_obs=meta.date_obs, path=str(path),
+                checksum=file_checksum(path),
+            )  # fmt: skip
+        except BaseException:
+            path.unlink(missing_ok=True)
+            raise
 
     # -- science -----------------------------------------------------------------------------
-    def _reference(self, entry: Entry) -> tuple[ReferenceCatalog | None, str]:
-        """The reference stars around a frame's pointing (once per pointing), and why there are
-        none: ('' for a frame without a pointing, which no catalogue can help)."""
-        pointing = None if entry.meta is None else entry.meta.pointing
-        if pointing is None:
-            return None, ""
-        ra, dec = pointing
-        key = (round(ra, 2), round(dec, 2))
-        if key not in self._references:
-            search = self.options.run_settings.of(AstrometrySearch)
-            radius = entry.field_radius_deg + search.radius_arcmin / 60.0
-            try:
-                if self._sources is None:
-                    self._sources = catalog_source(
-                        catalog_file=self.options.catalog,
-                        cache_dir=self.options.out / "catalog-cache",
-                        offline=self.options.offline,
-                    )
-                stars = self._sources.stars_around(ra, dec, radius)
-                where = self.options.catalog.name if self.options.catalog else "Gaia DR3"
-                empty = f"{where} has no star within {radius:.3f} deg of RA {ra:.4f}, Dec {dec:+.4f}"
-                self._references[key] = (stars, "" if len(stars) else empty)
-            except Exception as error:  # no reference stars: the frame is reduced without them
-                # A catalogue's own problem without its cache file's path, which is no use here.
-                problem = error.problem if isinstance(error, CatalogError) else describe_error(error)
-                self._references[key] = (None, problem)
-        return self._references[key]
-
-    def _bad_pixel_mask(self, dark: str, flat: str) -> str:
+    def _bad_pixel_mask(self, dark: str, flat: str, made: dict[tuple[str, str], str]) -> str:
+        """The bad pixel mask of a dark and a flat, made once per pair this run (``made``)."""
         key = (dark, flat)
-        if key not in self._bpms:
+        if key not in made:
             dark_master, flat_master = read_master(dark), read_master(flat)
             # One mask per flat (it depends on the filter's flat): named after it.
             name = Path(flat).name.replace("-skyflat-", "-bpm-")
             thresholds = self.options.run_settings.of(BadPixelSettings)
             bpm = make_bad_pixel_mask(dark=dark_master, flat=flat_master, filename=name, settings=thresholds)
-            self._bpms[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
-        return self._bpms[key]
+            made[key] = str(write_bad_pixel_mask(self.masters_dir / name, bpm))
+        return made[key]
 
-    def _science_task(self, entry: Entry, now: dt.datetime) -> ScienceTask:
-        meta = entry.meta
-        assert meta is not None
-        bias = self._select(MasterKind.BIAS, meta)
-        dark = self._select(MasterKind.DARK, meta)
-        flat = self._select(MasterKind.SKYFLAT, meta)
-        reference, problem = self._reference(entry)
+    def _science_task(
+        self, frame: ScienceFrame, now: dt.datetime, run: _Execution, masks: dict[tuple[str, str], str]
+    ) -> ScienceTask:
+        bias = self._master_path(frame.bias, run.masters)
+        dark = self._master_path(frame.dark, run.masters)
+        flat = self._master_path(frame.flat, run.masters)
+        reference, problem = run.references.around(frame.entry)
         return ScienceTask(
-            path=str(entry.path),
+            path=str(frame.entry.path),
             out_dir=str(self.options.out),
             bias=bias,
             dark=dark,
@@ -738,49 +798,84 @@ class NightReduction:
             reference=reference,
             reference_problem=problem,
             settings=self.options.run_settings,
-            bpm=self._bad_pixel_mask(dark, flat),
+            bpm=self._bad_pixel_mask(dark, flat, masks),
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
             now=now,
             compress=self.options.compress,
         )
 
-    def _science(self, entries: list[Entry]) -> None:
+    def _reduce_science(self, frames: Sequence[ScienceFrame], run: _Execution) -> None:
         tasks = []
         now = dt.datetime.now(dt.UTC)
-        for entry in entries:
+        masks: dict[tuple[str, str], str] = {}
+        for frame in frames:
             try:
-                tasks.append(self._science_task(entry, now))
+                tasks.append(self._science_task(frame, now, run, masks))
             except Exception as error:  # this frame's masters or mask: its own failure
-                self._fail("science", entry, describe_error(error, where=str(entry.path)))
+                run.ledger.fail("science", frame.entry, describe_error(error, where=str(frame.entry.path)))
         if self.options.thumbnails and tasks:
             # A folder that cannot be made: each frame then says its thumbnail was not written.
             with contextlib.suppress(OSError):
                 self.thumbnail_dir.mkdir(parents=True, exist_ok=True)
-        for result in self._map(reduce_science, tasks, _failed_science, lambda r: r.path):
-            self._finish("science", result)
+        for result in run.workers.map(reduce_science, tasks, _failed_science, lambda r: r.path):
+            run.ledger.finish("science", result)
 
-    # -- the night ---------------------------------------------------------------------------
-    def _night_masters(self) -> tuple[MasterRecord, ...]:
-        """This run's masters, then those earlier runs built from this night's calibration frames
-        (the products their records name), described from the library and the files."""
-        built = {record.path for record in self.masters}
-        reused: dict[str, tuple[str, list[str]]] = {}
-        for result in self.results.values():
-            if result.reused and result.status == "ok" and result.obstype in ("BIAS", "DARK", "SKYFLAT"):
-                for product in result.products:
-                    if product not in built:
-                        reused.setdefault(product, (result.camera, []))[1].append(Path(result.path).name)
-        registered: dict[str, dict[str, MasterEntry]] = {}
-        masters = list(self.masters)
-        for path, (camera, inputs) in reused.items():
-            try:
-                if camera not in registered:
-                    registered[camera] = {e.path: e for e in self.library.masters(camera=camera)}
-                masters.append(_reused_master(path, camera, inputs, registered[camera].get(path)))
-            except Exception as error:  # the night's record is still written, naming the master
-                note = f"not described: {describe_error(error)}"
-                masters.append(MasterRecord(path, "", camera, tuple(inputs), (), {}, True, "", note))
-        return tuple(masters)
+
+def _night_masters(
+    results: dict[str, FrameResult], built: Sequence[MasterRecord], library: CalibrationLibrary
+) -> tuple[MasterRecord, ...]:
+    """This run's masters, then those earlier runs built from this night's calibration frames
+    (the products their records name), described from the library and the files."""
+    paths = {record.path for record in built}
+    reused: dict[str, tuple[str, list[str]]] = {}
+    for result in results.values():
+        if result.reused and result.status == "ok" and result.obstype in ("BIAS", "DARK", "SKYFLAT"):
+            for product in result.products:
+                if product not in paths:
+                    reused.setdefault(product, (result.camera, []))[1].append(Path(result.path).name)
+    registered: dict[str, dict[str, MasterEntry]] = {}
+    masters = list(built)
+    for path, (camera, inputs) in reused.items():
+        try:
+            if camera not in registered:
+                registered[camera] = {e.path: e for e in library.masters(camera=camera)}
+            masters.append(_reused_master(path, camera, inputs, registered[camera].get(path)))
+        except Exception as error:  # the night's record is still written, naming the master
+            note = f"not described: {describe_error(error)}"
+            masters.append(MasterRecord(path, "", camera, tuple(inputs), (), {}, True, "", note))
+    return tuple(masters)
+
+
+def _stack_master(
+    kind: MasterKind,
+    accepted: Sequence[Assessment],
+    prepared: list[str],
+    bias: str | None,
+    dark: str | None,
+    coefficient: float | None,
+    stack: StackSettings,
+) -> Master:
+    """The master of the accepted prepared files, stacked from the files in row bands."""
+    stacked = stack_files(prepared, nsigma=stack.nsigma, maxiters=stack.maxiters)
+    template = read_product(prepared[0]).frame
+    shared = None
+    bias_master = read_master(bias) if bias else None
+    dark_master = read_master(dark) if dark else None
+    if bias_master is not None or dark_master is not None:
+        scales = [
+            1.0 / a.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0) for a in accepted
+        ]
+        shared = np.mean(
+            [
+                shared_error(a.meta, template.shape, bias=bias_master, dark=dark_master, scale=s)
+                for a, s in zip(accepted, scales, strict=True)
+            ],
+            axis=0,
+        )
+    return master_from_stack(
+        kind, stacked, accepted, template, settings=stack, shared=shared,
+        temperature_coefficient=coefficient,
+    )  # fmt: skip
 
 
 def _details(result: FrameResult) -> dict[str, object]:

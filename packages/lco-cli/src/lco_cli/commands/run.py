@@ -159,6 +159,86 @@ def require_raw_files(paths: tuple[str, ...], out: Path) -> None:
     )
 
 
+def print_plan(
+    paths: tuple[str, ...],
+    *,
+    out: Path,
+    db: str | None = None,
+    catalog: Path | None = None,
+    offline: bool = False,
+    force: bool = False,
+    compress: bool = True,
+    settings: ChosenSettings | None = None,
+    as_json: bool = False,
+) -> None:
+    """Print the plan a run would carry out (``run --plan``), reducing nothing and writing nothing.
+
+    The files' headers and checksums are read, and the calibration library when it exists
+    (``--db``, else ``OUT/calibrations.db``); OUT is not created, no lock is taken, no log kept.
+
+    Parameters
+    ----------
+    paths : tuple of str
+        Raw files or folders (searched recursively).
+    out : pathlib.Path
+        The folder the run would write into.
+    db : str, optional
+        Calibration library (default ``OUT/calibrations.db``); none there: planned as empty.
+    catalog : pathlib.Path, optional
+        Reference catalogue file (whether degraded frames are redone).
+    offline : bool
+        As the run would be given it (Gaia is never queried for a plan).
+    force : bool
+        Plan to redo frames the library says are done.
+    compress : bool
+        Products and masters tile-compressed (their names).
+    settings : ChosenSettings, optional
+        The run's settings (the reference stars' search radius).
+    as_json : bool
+        Print the plan as JSON (`lco_cli.plan.plan_as_json`) instead of lines
+        (`lco_cli.plan.describe_plan`).
+
+    Raises
+    ------
+    click.BadParameter
+        A path does not exist.
+    InputUsageError
+        No FITS file under the paths.
+    """
+    import json
+
+    from lco_cli.commands.calibrations import open_library
+    from lco_cli.library import CalibrationLibrary, LibraryNotFoundError
+    from lco_cli.night import RunOptions, plan_run
+    from lco_cli.plan import describe_plan, plan_as_json
+    from lco_cli.settings import default_settings
+
+    for name in paths:
+        if not Path(name).exists():
+            raise click.BadParameter(f"{name}: no such file or folder", param_hint="PATH")
+    require_raw_files(paths, out)
+    options = RunOptions(
+        out=out, catalog=catalog, offline=offline, force=force, compress=compress,
+        settings=(settings or default_settings()).settings,
+    )  # fmt: skip
+    try:
+        library = open_library(db, must_exist=True) if db else CalibrationLibrary.at(out, create=False)
+    except LibraryNotFoundError:
+        library = None  # the run would create it: nothing registered, nothing done
+    try:
+        plan = plan_run(paths, options, library)
+    finally:
+        if library is not None:
+            library.close()
+    if as_json:
+        click.echo(json.dumps(plan_as_json(plan), indent=1))
+        return
+    where = f"library {library}" if library is not None else "no calibration library yet"
+    click.echo(f"plan of `lco-reduce run` into {out} ({where}); nothing reduced, nothing written")
+    for line in describe_plan(plan):
+        click.echo(line)
+
+
 def _reduce_night(
     paths: tuple[str, ...],
     *,
@@ -447,6 +527,14 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     help="more lines on the terminal: -v each frame's outcome and the timings, -vv debugging lines too",
 )
 @click.option(
+    "--plan",
+    "show_plan",
+    is_flag=True,
+    help="print what the run would do (master groups, each science frame's masters, frames done "
+    "and refused) and stop: nothing is reduced and nothing written to OUT",
+)
+@click.option("--json", "as_json", is_flag=True, help="with --plan: print the plan as JSON")
+@click.option(
     "--log-file",
     type=click.Path(dir_okay=False, path_type=Path),
     help="append the run's log here: every frame's outcome, timings, full tracebacks "
@@ -457,7 +545,7 @@ def run(
     workers: int | None, scheduler: str | None, force: bool, strict: bool, assignments: tuple[str, ...],
     config_file: Path | None, min_frames: int | None, astrometry_radius: float | None,
     astrometry_rotation: float | None, astrometry_scale: float | None, astrometry_no_mirror: bool,
-    no_compress: bool,
+    no_compress: bool, show_plan: bool, as_json: bool,
     quiet: bool, verbosity: int, log_file: Path | None,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
@@ -490,6 +578,11 @@ def run(
     --astrometry-* options are the same settings under their own names.
 
     \b
+    --plan prints what the run would do and stops: the master groups in the order they are
+    made, each science frame's masters (this night's group #N or the library's), the frames
+    done and those refused, with the reason; nothing is reduced and OUT is not touched.
+
+    \b
     Example:
       lco-reduce run /data/lco/20260101 --out reduced --catalog refcat.ecsv --offline
     """
@@ -506,6 +599,14 @@ def run(
     settings = choose_settings(
         config_file, assignments, {k: (o, v) for k, (o, v) in aliases.items() if v is not None}
     )
+    if as_json and not show_plan:
+        raise click.UsageError("--json goes with --plan")
+    if show_plan:
+        print_plan(
+            paths, out=out, db=db, catalog=catalog, offline=offline, force=force, compress=not no_compress,
+            settings=settings, as_json=as_json,
+        )  # fmt: skip
+        return OK
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
         force=force, quiet=quiet, settings=settings, compress=not no_compress,
