@@ -38,6 +38,7 @@ from lco_instruments.simulate import (
     sinistro,
     write_frame,
 )
+from lco_stages.masters import Assessment, StackSettings, choose_frames
 from lco_stages.recipes import REDUCED, Calibrations, MissingCalibrationError, recipe_for
 
 T0 = dt.datetime(2026, 1, 1, 22, 0, tzinfo=dt.UTC)
@@ -324,3 +325,19 @@ def test_the_documented_table_is_made_from_the_rules(monkeypatch: pytest.MonkeyP
     assert "must be within 1 C (when both are known)" in temperature_row
     _changed(monkeypatch, MasterKind.SKYFLAT, _without(rules.rule_for(MasterKind.SKYFLAT), FILTER))
     assert not [row for row in rules.rules_table().split("   * - ") if row.startswith("filter")]
+
+
+def test_a_master_is_made_from_the_frames_its_rule_lets_share_it(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Master making holds a group to the rule's exact matches, not to a key of its own."""
+    flats = [
+        Assessment(_meta(ObsType.SKYFLAT, filter=band, filename=f"f{n}.fits"), accepted=True, reason="")
+        for n, band in enumerate(["rp", "rp", "V", "V"])
+    ]
+    with pytest.raises(ValueError, match="different groups"):
+        choose_frames(flats, MasterKind.SKYFLAT, settings=StackSettings(min_frames=2))
+    _changed(monkeypatch, MasterKind.SKYFLAT, _without(rules.RULES[MasterKind.SKYFLAT], rules.FILTER))
+    assert len(choose_frames(flats, MasterKind.SKYFLAT, settings=StackSettings(min_frames=2))) == 4
+    darks = [_meta(ObsType.DARK, ccd_set_temperature=t) for t in (-20.0, -20.5)]
+    assessments = [Assessment(meta, accepted=True, reason="") for meta in darks]
+    # Matched within a tolerance, the set temperature never splits a master's frames.
+    assert len(choose_frames(assessments, MasterKind.DARK, settings=StackSettings(min_frames=2))) == 2

@@ -21,6 +21,7 @@ import attrs
 import numpy as np
 import numpy.typing as npt
 
+from lco_core.calibration_rules import rule_for
 from lco_core.errors import LcoError
 from lco_core.frame import Frame
 from lco_core.masks import MaskBit
@@ -254,15 +255,11 @@ def assess_frame(
 def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:
     if not assessments:
         raise TooFewFramesError(f"master {kind.value}", 0, 1, ())
-    keys = {
-        (
-            a.meta.camera,
-            a.meta.binning,
-            a.meta.configuration_mode,
-            a.meta.filter if kind is MasterKind.SKYFLAT else None,
-        )
-        for a in assessments
-    }
+    # What a master must match exactly is what its frames must share (lco_core.calibration_rules);
+    # the night's own grouping (one DAY-OBS, one telescope) is the planner's, not a master's.
+    rule = rule_for(kind)
+    shared = [m.fact for m in rule.match if m.tolerance is None]
+    keys = {tuple(fact.of(a.meta) for fact in shared) for a in assessments}
     if len(keys) > 1:
         raise ValueError(
             f"frames of different groups cannot make one master {kind.value}: {sorted(map(str, keys))}"
