@@ -28,7 +28,7 @@ from lco_cli.logs import log_unexpected
 from lco_cli.recognition import unreduced_obstype, unsupported_camera
 from lco_cli.results import Status, json_value, one_line
 from lco_cli.work import product_name
-from lco_core.calibration_rules import rule_for
+from lco_core.calibration_rules import FILTER, rule_for
 from lco_core.errors import LcoError
 from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import MasterKind, master_filename
@@ -538,9 +538,9 @@ def plan_night(
             assert meta is not None
             if kind_of(meta.obstype) is not kind:
                 continue
-            if kind is MasterKind.SKYFLAT and meta.filter is None:
-                # The library selects flats by filter: a flat master without one could never be used.
-                reason = f"{entry.path.name}: a sky flat needs its FILTER (absent or UNKNOWN)"
+            if rule_for(kind).matching(FILTER) is not None and meta.filter is None:
+                # The rule selects this kind by filter: a master without one could never be used.
+                reason = f"{entry.path.name}: a {kind.value} frame needs its FILTER (absent or UNKNOWN)"
                 refused.append(
                     Refusal(entry.path, "failed", reason, kind.value, meta.obstype.value, meta.camera)
                 )
