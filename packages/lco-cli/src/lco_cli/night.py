@@ -28,7 +28,6 @@ from pathlib import Path
 from typing import TypeVar
 
 import attrs
-import numpy as np
 
 from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
@@ -62,6 +61,7 @@ from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta
 from lco_core.parameters import Settings
+from lco_core.stats import median, robust_std
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
 from lco_stages.masters import (
     Assessment,
@@ -69,7 +69,7 @@ from lco_stages.masters import (
     TooFewFramesError,
     choose_frames,
     master_from_stack,
-    shared_error,
+    mean_shared_error,
 )
 from lco_stages.settings import DEFAULT_SETTINGS
 from lco_stages.wcs import AstrometrySearch
@@ -858,20 +858,9 @@ def _stack_master(
     """The master of the accepted prepared files, stacked from the files in row bands."""
     stacked = stack_files(prepared, nsigma=stack.nsigma, maxiters=stack.maxiters)
     template = read_product(prepared[0]).frame
-    shared = None
     bias_master = read_master(bias) if bias else None
     dark_master = read_master(dark) if dark else None
-    if bias_master is not None or dark_master is not None:
-        scales = [
-            1.0 / a.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0) for a in accepted
-        ]
-        shared = np.mean(
-            [
-                shared_error(a.meta, template.shape, bias=bias_master, dark=dark_master, scale=s)
-                for a, s in zip(accepted, scales, strict=True)
-            ],
-            axis=0,
-        )
+    shared = mean_shared_error(kind, accepted, template.shape, bias=bias_master, dark=dark_master)
     return master_from_stack(
         kind, stacked, accepted, template, settings=stack, shared=shared,
         temperature_coefficient=coefficient,
@@ -938,10 +927,8 @@ def _failed_science(task: ScienceTask, reason: str) -> FrameResult:
 def _master_figures(master: Master) -> dict[str, float]:
     data = master.frame.data
     good = master.frame.mask == 0
-    figures = {"median": float(np.median(data[good])) if good.any() else float("nan")}
-    figures["robust_std"] = (
-        float(1.4826 * np.median(np.abs(data[good] - figures["median"]))) if good.any() else float("nan")
-    )
+    # The robust statistics of lco_core.stats, not a restatement (NaN where nothing is good).
+    figures = {"median": median(data, mask=~good), "robust_std": robust_std(data, mask=~good)}
     if master.kind is MasterKind.BIAS:
         figures["BIASLVL"] = master.bias_level
     if master.kind is MasterKind.SKYFLAT and master.flat_level is not None:

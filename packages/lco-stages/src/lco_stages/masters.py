@@ -433,6 +433,46 @@ def master_from_stack(
     )
 
 
+def mean_shared_error(
+    kind: MasterKind,
+    accepted: Sequence[Assessment],
+    shape: tuple[int, int],
+    *,
+    bias: Master | None,
+    dark: Master | None,
+) -> npt.NDArray[np.float32] | None:
+    """The error a master's frames share through the bias and dark masters they were calibrated
+    with, in the master's units, averaged over its frames (it does not average down).
+
+    Parameters
+    ----------
+    kind : MasterKind
+        The master's kind: a dark is per second of its frames, a flat per its frames' level.
+    accepted : sequence of Assessment
+        The frames stacked (their metadata and FLATLVL).
+    shape : (int, int)
+        The image shape.
+    bias, dark : Master or None
+        The masters the frames were calibrated with.
+
+    Returns
+    -------
+    ndarray of float32 or None
+        None when neither master was applied.
+    """
+    if bias is None and dark is None:
+        return None
+    scales = [1.0 / a.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0) for a in accepted]
+    shared: npt.NDArray[np.float32] = np.mean(
+        [
+            shared_error(a.meta, shape, bias=bias, dark=dark, scale=s)
+            for a, s in zip(accepted, scales, strict=True)
+        ],
+        axis=0,
+    ).astype(np.float32)
+    return shared
+
+
 def _make(
     frames: Sequence[Frame],
     kind: MasterKind,
@@ -458,19 +498,7 @@ def _make(
         masks=[f.mask != 0 for f in used],
         uncertainties=[f.uncertainty for f in used],
     )
-    shared = None
-    if bias is not None or dark is not None:
-        scales = [
-            1.0 / f.meta.exptime if kind is MasterKind.DARK else 1.0 / (a.level or 1.0)
-            for f, a in zip(used, accepted, strict=True)
-        ]
-        shared = np.mean(
-            [
-                shared_error(f.meta, f.shape, bias=bias, dark=dark, scale=s)
-                for f, s in zip(used, scales, strict=True)
-            ],
-            axis=0,
-        )
+    shared = mean_shared_error(kind, accepted, used[0].shape, bias=bias, dark=dark)
     master = master_from_stack(
         kind, stacked, accepted, used[0], settings=settings, shared=shared,
         temperature_coefficient=temperature_coefficient,
