@@ -138,6 +138,9 @@ class Exposure:
         Deposit cosmic rays.
     object_name : str
         OBJECT.
+    header_gain_factor : float
+        The GAIN cards written are the true gain times this factor (a wrong header gain); the
+        pixels keep the true gain. 1.0: the header is right.
     """
 
     obstype: ObsType
@@ -152,6 +155,7 @@ class Exposure:
     temperature_offset: float = 0.0  # CCDATEMP - CCDSTEMP, deg C
     cosmic_rays: bool = True
     object_name: str = "simulated field"
+    header_gain_factor: float = 1.0  # GAIN cards = true gain x factor; pixels keep the true gain
 
 
 @attrs.frozen(eq=False)
@@ -190,6 +194,8 @@ class FrameTruth:
         Seeing FWHM, pixels.
     mounting : Mounting
         The camera's true mounting.
+    header_gain_factor : float
+        GAIN cards written / true gain (1.0: the header is right).
     """
 
     filename: str
@@ -206,6 +212,7 @@ class FrameTruth:
     header_wcs: WCS  # nominal mounting, deliberately wrong pointing
     fwhm_px: float
     mounting: Mounting
+    header_gain_factor: float = 1.0
 
 
 @attrs.frozen(eq=False)
@@ -413,6 +420,7 @@ def simulate_frame(
         header_wcs=claimed,
         fwhm_px=fwhm,
         mounting=sim.mounting,
+        header_gain_factor=exposure.header_gain_factor,
     )
     return SimulatedFrame(filename, primary, tuple(raw), extensions, truth)
 
@@ -439,6 +447,7 @@ def _headers(
     crpix = header_wcs.wcs.crpix
     single = len(layout.amplifiers) == 1
     first = sim.electronics[0]
+    factor = exposure.header_gain_factor  # a wrong header gain: the cards lie, the pixels do not
     ccdsum = f"{layout.binning[0]} {layout.binning[1]}"
     cards = [
         HeaderCard("ORIGIN", "LCOGT", "Organization responsible for the data"),
@@ -461,7 +470,7 @@ def _headers(
         HeaderCard("INSTRUME", sim.name, "Instrument used"),
         HeaderCard("CONFMODE", sim.configuration_mode, "Camera mode configuration"),
         # A multi-extension primary's GAIN is 0.0 on real Sinistros: the gains are per extension.
-        HeaderCard("GAIN", first.gain if single else 0.0, "[e-/count] Pixel gain"),
+        HeaderCard("GAIN", first.gain * factor if single else 0.0, "[e-/count] Pixel gain"),
         HeaderCard("RDNOISE", first.read_noise, "[e-/pixel] Read noise"),
         HeaderCard("SATURATE", first.saturation, "[ADU] Saturation level"),
         HeaderCard("MAXLIN", first.nonlinearity, "[ADU] Non-linearity level"),
@@ -512,7 +521,7 @@ def _headers(
             (
                 HeaderCard("CCDSUM", ccdsum),
                 *_section_cards(sim, index),
-                HeaderCard("GAIN", sim.electronics[index].gain, "Pixel gain"),
+                HeaderCard("GAIN", sim.electronics[index].gain * factor, "Pixel gain"),
                 HeaderCard("EXTVER", index + 1, "Extension instance"),
             )
         )

@@ -165,6 +165,7 @@ def night_plan(
     science_exptime: float,
     start: dt.datetime,
     seed: int,
+    header_gain_factor: float = 1.0,
 ) -> list[Exposure]:
     """The exposures of a night in observing order, with dithers and pointing errors drawn.
 
@@ -180,6 +181,8 @@ def night_plan(
         Start of the first exposure, UTC; each next one starts 30 s after the previous ends.
     seed : int
         Random seed.
+    header_gain_factor : float
+        Every frame's GAIN cards are the true gain times this (`Exposure.header_gain_factor`).
 
     Returns
     -------
@@ -188,7 +191,14 @@ def night_plan(
         pointing errors of 60-180 arcsec.
     """
     rng = np.random.default_rng([seed, 4])
-    base = Exposure(obstype=ObsType.BIAS, exptime=0.0, start=start, number=0, filter=filter)
+    base = Exposure(
+        obstype=ObsType.BIAS,
+        exptime=0.0,
+        start=start,
+        number=0,
+        filter=filter,
+        header_gain_factor=header_gain_factor,
+    )
     drafts = [base] * n_bias
     drafts += [attrs.evolve(base, obstype=ObsType.DARK, exptime=dark_exptime)] * n_dark
     drafts += [
@@ -236,6 +246,7 @@ def simulate_night(
     start: dt.datetime = dt.datetime(2026, 1, 1, 22, 0, tzinfo=dt.UTC),
     field: Field | None = None,
     compress: bool = True,
+    header_gain_factor: float = 1.0,
 ) -> Night:
     """Simulate and write a night of raw frames (plus ``refcat.ecsv`` and ``truth.json``).
 
@@ -259,6 +270,9 @@ def simulate_night(
         The sky; by default `make_field`.
     compress : bool
         Write ``.fits.fz`` (RICE tile compression) as LCO's archive serves frames.
+    header_gain_factor : float
+        Write GAIN cards of the true gain times this on every frame (a wrong header gain; the
+        pixels keep the true gain).
 
     Returns
     -------
@@ -271,7 +285,7 @@ def simulate_night(
     plan = night_plan(
         n_bias=n_bias, n_dark=n_dark, n_flat=n_flat, n_science=n_science, filter=filter,
         dark_exptime=dark_exptime, flat_exptime=flat_exptime, science_exptime=science_exptime,
-        start=start, seed=seed,
+        start=start, seed=seed, header_gain_factor=header_gain_factor,
     )  # fmt: skip
     paths, truths = [], []
     for exposure in plan:
