@@ -70,7 +70,8 @@ def test_every_stage_declares_its_parameters_once_with_meaning_and_range() -> No
     assert len(set(keys)) == len(keys)
     # The stages a user steers, in the order they run.
     assert sections == [
-        "overscan", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources", "astrometry", "photometry"
+        "quality", "overscan", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources", "astrometry",
+        "photometry",
     ]  # fmt: skip
     for declaration in DECLARATIONS:
         assert declaration.stage

@@ -1,15 +1,19 @@
 """Recipes: which stages each OBSTYPE goes through, in LCO's order, on one screen::
 
-    amplifiers:  saturation -> overscan -> crosstalk -> gain -> mosaic -> trim
-    bias:        amplifiers -> own level (BIASLVL)                                  -> stack
-    dark:        amplifiers -> BPM -> bias -> Poisson -> / EXPTIME                   -> stack
-    sky flat:    amplifiers -> BPM -> bias -> Poisson -> dark -> / FLATLVL          -> stack
-    science:     amplifiers -> BPM -> bias -> Poisson -> dark -> flat
-                 -> cosmic rays -> sources -> astrometry -> photometric calibration
+    amplifiers:  [single value] -> saturation -> overscan -> crosstalk -> gain -> mosaic -> trim
+                 -> [saturation]
+    bias:        amplifiers -> [pattern noise] -> own level (BIASLVL) -> [bias level]    -> stack
+    dark:        amplifiers -> [bias level] -> [pattern noise] -> BPM -> bias -> Poisson
+                 -> / EXPTIME                                                          -> stack
+    sky flat:    amplifiers -> [bias level] -> BPM -> bias -> Poisson -> dark -> / FLATLVL -> stack
+    science:     amplifiers -> [bias level] -> [pattern noise] -> BPM -> bias -> Poisson -> dark
+                 -> flat -> cosmic rays -> sources -> astrometry -> [pointing]
+                 -> photometric calibration
 
-The bad pixel mask is applied after trimming because it lives on the product's pixel grid;
-mask bits are ORed, so its place in the chain changes nothing else. Every recipe takes the
-run's `~lco_core.parameters.Settings` and hands each stage its own declaration's record.
+[bracketed] stages are the quality tests (`lco_stages.quality`): they leave the pixels alone and
+record a verdict. The bad pixel mask is applied after trimming because it lives on the product's
+pixel grid; mask bits are ORed, so its place in the chain changes nothing else. Every recipe
+takes the run's `~lco_core.parameters.Settings` and hands each stage its own declaration's record.
 """
 
 from __future__ import annotations
@@ -34,6 +38,14 @@ from lco_stages.gain import apply_gain
 from lco_stages.mosaic import assemble_amplifiers
 from lco_stages.overscan import OverscanSettings, subtract_overscan
 from lco_stages.poisson import add_poisson_uncertainty
+from lco_stages.quality import (
+    QualitySettings,
+    check_bias_level,
+    check_pattern_noise,
+    check_pointing,
+    check_saturation,
+    check_single_value,
+)
 from lco_stages.saturation import flag_saturated
 from lco_stages.settings import DEFAULT_SETTINGS
 from lco_stages.sources import SourceSettings, detect_sources
@@ -78,20 +90,24 @@ def amplifier_stages(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -
     camera : Camera
         The frame's camera.
     settings : Settings
-        The run's settings (``overscan.*``, `~lco_stages.overscan.subtract_overscan`).
+        The run's settings (``overscan.*``, `~lco_stages.overscan.subtract_overscan`;
+        ``quality.*``, `~lco_stages.quality`).
 
     Returns
     -------
     tuple of Stage
-        Saturation, overscan, crosstalk, gain, mosaic, trim.
+        Single-value test, saturation, overscan, crosstalk, gain, mosaic, trim, saturation test.
     """
+    quality = settings.of(QualitySettings)
     return (
+        check_single_value(quality),
         flag_saturated(camera),
         subtract_overscan(camera, settings.of(OverscanSettings)),
         correct_crosstalk(camera),
         apply_gain(camera),
         assemble_amplifiers(camera),
         trim(camera),
+        check_saturation(quality),
     )
 
 
@@ -117,7 +133,8 @@ def _mask(cal: Calibrations) -> tuple[Stage, ...]:
 
 
 def bias_recipe(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
-    """A bias frame's recipe: amplifier stages, then its own level removed (BIASLVL, per read).
+    """A bias frame's recipe: amplifier stages, pattern-noise test, its own level removed (BIASLVL,
+    per read), bias-level test (on that level where the camera has no overscan).
 
     Parameters
     ----------
@@ -130,13 +147,18 @@ def bias_recipe(camera: Camera, *, settings: Settings = DEFAULT_SETTINGS) -> Sta
     -------
     Stage
     """
+    quality = settings.of(QualitySettings)
     return pipeline(
-        *amplifier_stages(camera, settings=settings), subtract_bias_level(settings.of(BiasLevelSettings))
+        *amplifier_stages(camera, settings=settings),
+        check_pattern_noise(quality),
+        subtract_bias_level(settings.of(BiasLevelSettings)),
+        check_bias_level(quality),
     )
 
 
 def dark_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
-    """A dark frame's recipe: amplifier stages, BPM, bias, Poisson noise, / EXPTIME (e-/s).
+    """A dark frame's recipe: amplifier stages, bias-level and pattern-noise tests, BPM, bias, Poisson
+    noise, / EXPTIME (e-/s).
 
     Parameters
     ----------
@@ -157,8 +179,11 @@ def dark_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAU
         No master bias.
     """
     bias = _needed(cal.bias, "bias", "a dark")
+    quality = settings.of(QualitySettings)
     return pipeline(
         *amplifier_stages(camera, settings=settings),
+        check_bias_level(quality),
+        check_pattern_noise(quality),
         *_mask(cal),
         subtract_bias(bias),
         add_poisson_uncertainty,
@@ -167,7 +192,7 @@ def dark_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAU
 
 
 def flat_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAULT_SETTINGS) -> Stage:
-    """A sky flat's recipe: amplifier stages, BPM, bias, Poisson noise, dark, / FLATLVL.
+    """A sky flat's recipe: amplifier stages, bias-level test, BPM, bias, Poisson noise, dark, / FLATLVL.
 
     Parameters
     ----------
@@ -191,6 +216,7 @@ def flat_recipe(camera: Camera, cal: Calibrations, *, settings: Settings = DEFAU
     dark = _needed(cal.dark, "dark", "a sky flat")
     return pipeline(
         *amplifier_stages(camera, settings=settings),
+        check_bias_level(settings.of(QualitySettings)),
         *_mask(cal),
         subtract_bias(bias),
         add_poisson_uncertainty,
@@ -216,7 +242,7 @@ def calibration_stages(
     Returns
     -------
     tuple of Stage
-        Amplifier stages, BPM, bias, Poisson noise, dark, flat.
+        Amplifier stages, bias-level and pattern-noise tests, BPM, bias, Poisson noise, dark, flat.
 
     Raises
     ------
@@ -224,8 +250,11 @@ def calibration_stages(
         A master is missing.
     """
     purpose = "a science frame"
+    quality = settings.of(QualitySettings)
     return (
         *amplifier_stages(camera, settings=settings),
+        check_bias_level(quality),
+        check_pattern_noise(quality),
         *_mask(cal),
         subtract_bias(_needed(cal.bias, "bias", purpose)),
         add_poisson_uncertainty,
@@ -242,7 +271,7 @@ def science_stages(
     pixel_scale: float,
     settings: Settings = DEFAULT_SETTINGS,
 ) -> tuple[Stage, ...]:
-    """Calibration, then cosmic rays, sources, astrometry and photometric calibration.
+    """Calibration, then cosmic rays, sources, astrometry, pointing test and photometric calibration.
 
     Parameters
     ----------
@@ -278,6 +307,7 @@ def science_stages(
             search=settings.of(AstrometrySearch),
             mounting=mounting_for(camera.name),
         ),
+        check_pointing(settings.of(QualitySettings)),
         calibrate_photometry(
             reference if reference is not None else ReferenceCatalog([], []), settings.of(PhotometrySettings)
         ),

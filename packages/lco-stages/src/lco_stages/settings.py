@@ -15,12 +15,14 @@ from lco_stages.flat import FlatLevelSettings
 from lco_stages.masters import StackSettings
 from lco_stages.overscan import OverscanSettings
 from lco_stages.qc import QcSettings
+from lco_stages.quality import QualitySettings
 from lco_stages.sources import SourceSettings
 from lco_stages.wcs import AstrometrySearch
 from lco_stages.zeropoint import PhotometrySettings
 
 #: The declarations, in the order their stages run.
 DECLARATIONS: tuple[type[StageSettings], ...] = (
+    QualitySettings,
     OverscanSettings,
     BiasLevelSettings,
     FlatLevelSettings,
