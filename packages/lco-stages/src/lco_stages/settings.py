@@ -14,6 +14,7 @@ from lco_stages.cosmic import CosmicRaySettings
 from lco_stages.flat import FlatLevelSettings
 from lco_stages.masters import StackSettings
 from lco_stages.overscan import OverscanSettings
+from lco_stages.photon_transfer import PhotonTransferSettings
 from lco_stages.qc import QcSettings
 from lco_stages.quality import QualitySettings
 from lco_stages.sources import SourceSettings
@@ -24,6 +25,7 @@ from lco_stages.zeropoint import PhotometrySettings
 DECLARATIONS: tuple[type[StageSettings], ...] = (
     QualitySettings,
     OverscanSettings,
+    PhotonTransferSettings,
     BiasLevelSettings,
     FlatLevelSettings,
     QcSettings,
