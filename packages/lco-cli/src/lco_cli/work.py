@@ -38,6 +38,7 @@ from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.keywords import product_keywords
 from lco_stages.masters import Assessment, assess_frame
 from lco_stages.overscan import STAGE as OVERSCAN
+from lco_stages.photon_transfer import MeasuredElectronics, with_measured
 from lco_stages.qc import QcSettings
 from lco_stages.recipes import Calibrations, recipe_for, science_recipe
 from lco_stages.settings import DEFAULT_SETTINGS
@@ -245,6 +246,8 @@ class CalibrationTask:
         The current master of its kind, for quality control.
     settings : Settings
         The run's stage settings (the recipe's and the quality control's).
+    measured : MeasuredElectronics or None
+        Gains and read noises to use instead of the header's (``photon_transfer.use_measured``).
     """
 
     path: str
@@ -255,6 +258,7 @@ class CalibrationTask:
     bpm: str | None = None
     previous: str | None = None
     settings: Settings = DEFAULT_SETTINGS
+    measured: MeasuredElectronics | None = None
 
 
 @attrs.frozen
@@ -317,7 +321,7 @@ def prepare_calibration(task: CalibrationTask) -> CalibrationOutcome:
     def work() -> CalibrationOutcome:
         raw = read_raw(task.path)
         refuse_empty(raw)
-        camera = camera_for(raw)
+        camera = with_measured(camera_for(raw), task.measured)
         frame = raw_to_frame(raw, camera)
         cal = _calibrations(task.bias, task.dark, None, task.bpm)
         prepared = recipe_for(raw.meta.obstype, camera, cal, settings=task.settings)(frame)
@@ -378,6 +382,8 @@ class ScienceTask:
         DATE of the product.
     compress : bool
         Write the product tile-compressed (``.fits.fz``).
+    measured : MeasuredElectronics or None
+        Gains and read noises to use instead of the header's (``photon_transfer.use_measured``).
     """
 
     path: str
@@ -392,6 +398,7 @@ class ScienceTask:
     thumbnail_dir: str | None = None
     now: dt.datetime = attrs.field(factory=lambda: dt.datetime.now(dt.UTC))
     compress: bool = True
+    measured: MeasuredElectronics | None = None
 
 
 def product_name(raw_name: str, *, compressed: bool = True) -> str:
@@ -451,7 +458,7 @@ def reduce_science(task: ScienceTask) -> FrameResult:
     def work() -> FrameResult:
         raw = read_raw(task.path)
         refuse_empty(raw)
-        camera = camera_for(raw)
+        camera = with_measured(camera_for(raw), task.measured)
         frame = raw_to_frame(raw, camera)
         cal = _calibrations(task.bias, task.dark, task.flat, task.bpm)
         pixel_scale = raw.meta.pixel_scale
