@@ -28,8 +28,13 @@ def raw_night(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A small two-camera night: Sinistro (256 px) and SBIG (128 px binned), each 5/5/5 + 2 science."""
     folder = tmp_path_factory.mktemp("raw")
     field = make_field(sinistro(amp_size=128), seed=8, stars_per_square_degree=60000)
-    simulate_night(folder / "fa99", sinistro(amp_size=128), n_science=2, seed=8, field=field)
-    simulate_night(folder / "kb99", sbig(size=256), n_science=2, seed=9, field=field)
+    off = (60.0, 180.0)  # header pointing arcminutes off: the astrometry's search is exercised
+    simulate_night(
+        folder / "fa99", sinistro(amp_size=128), n_science=2, seed=8, field=field, pointing_error_range=off
+    )
+    simulate_night(
+        folder / "kb99", sbig(size=256), n_science=2, seed=9, field=field, pointing_error_range=off
+    )
     return folder
 
 

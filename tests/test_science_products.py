@@ -26,7 +26,7 @@ def night(tmp_path_factory: pytest.TempPathFactory) -> Night:
     field = make_field(sim, seed=31, stars_per_square_degree=12000)
     return simulate_night(
         tmp_path_factory.mktemp("science"), sim, n_bias=5, n_dark=5, n_flat=5, n_science=2, seed=31,
-        science_exptime=120.0, field=field,
+        science_exptime=120.0, field=field, pointing_error_range=(60.0, 180.0),
     )  # fmt: skip
 
 

@@ -109,6 +109,49 @@ class Field:
 
 
 @attrs.frozen
+class FrameDefects:
+    """Faults to inject into one exposure (each neutral by default), the truth of the quality tests.
+
+    Attributes
+    ----------
+    pattern_amplitude : float
+        Amplitude of periodic readout noise, electrons: a sinusoid along each readout's rows
+        (the serial direction) at ``pattern_frequency``, its phase drawn afresh for every row
+        (pick-up whose phase drifts from row to row), added before quantisation. 0: none.
+    pattern_frequency : float
+        Cycles per (binned) pixel along the readout's rows, in (0, 0.5].
+    pattern_amplifiers : tuple of int
+        Amplifiers (1-based) that pick it up; empty: all.
+    stuck_fraction : float
+        Fraction of ``stuck_amplifier``'s readout pixels (drawn at random) read out as exactly
+        ``stuck_value`` ADU, as a corrupt Sinistro readout. 0: none.
+    stuck_value : int
+        ADU.
+    stuck_amplifier : int
+        1-based.
+    level_shift : tuple of float
+        Added to each amplifier's overscan level (the pedestal of a camera without overscan),
+        ADU; empty: none.
+    saturated_fraction : float
+        Fraction of the mosaic's columns (the first ones) flooded far above the full well, as
+        a very bright source or glare; every pixel there is clipped. 0: none.
+    """
+
+    pattern_amplitude: float = 0.0  # electrons
+    pattern_frequency: float = 0.1  # cycles per pixel along the serial readout
+    pattern_amplifiers: tuple[int, ...] = ()  # 1-based; empty: all
+    stuck_fraction: float = 0.0
+    stuck_value: int = 1000  # ADU
+    stuck_amplifier: int = 1  # 1-based
+    level_shift: tuple[float, ...] = ()  # ADU per amplifier
+    saturated_fraction: float = 0.0  # of the mosaic's columns
+
+
+#: No fault.
+NO_DEFECTS = FrameDefects()
+
+
+@attrs.frozen
 class Exposure:
     """One exposure to simulate.
 
@@ -141,6 +184,8 @@ class Exposure:
     header_gain_factor : float
         The GAIN cards written are the true gain times this factor (a wrong header gain); the
         pixels keep the true gain. 1.0: the header is right.
+    defects : FrameDefects
+        Faults to inject (periodic noise, a stuck readout, a shifted level, a saturated region).
     """
 
     obstype: ObsType
@@ -156,6 +201,7 @@ class Exposure:
     cosmic_rays: bool = True
     object_name: str = "simulated field"
     header_gain_factor: float = 1.0  # GAIN cards = true gain x factor; pixels keep the true gain
+    defects: FrameDefects = NO_DEFECTS
 
 
 @attrs.frozen(eq=False)
@@ -196,6 +242,8 @@ class FrameTruth:
         The camera's true mounting.
     header_gain_factor : float
         GAIN cards written / true gain (1.0: the header is right).
+    defects : FrameDefects
+        The faults injected.
     """
 
     filename: str
@@ -213,6 +261,7 @@ class FrameTruth:
     fwhm_px: float
     mounting: Mounting
     header_gain_factor: float = 1.0
+    defects: FrameDefects = NO_DEFECTS
 
 
 @attrs.frozen(eq=False)
@@ -341,6 +390,19 @@ def _light(
     return image.astype(np.float64), sky, stars, fwhm
 
 
+def _periodic(
+    shape: tuple[int, int], defects: FrameDefects, rng: np.random.Generator
+) -> npt.NDArray[np.float64]:
+    """Periodic readout noise, electrons: a sinusoid along the rows, its phase new on every row."""
+    ny, nx = shape
+    phase = rng.uniform(0.0, 2 * np.pi, size=(ny, 1))
+    x = np.arange(nx)[np.newaxis, :]
+    wave: npt.NDArray[np.float64] = defects.pattern_amplitude * np.sin(
+        2 * np.pi * defects.pattern_frequency * x + phase
+    )
+    return wave
+
+
 def simulate_frame(
     sim: SimCamera, signatures: Signatures, field: Field, exposure: Exposure, *, seed: int
 ) -> SimulatedFrame:
@@ -371,6 +433,10 @@ def simulate_frame(
     temperature = sim.set_temperature + exposure.temperature_offset
     dark_rate = signatures.dark.rate * np.exp(sim.dark_temperature_coefficient * exposure.temperature_offset)
     expected = light * signatures.flat.response + dark_rate * exposure.exptime
+    defects = exposure.defects
+    if defects.saturated_fraction > 0:
+        flood = 10.0 * max(e.saturation * e.gain for e in sim.electronics)
+        expected[:, : round(defects.saturated_fraction * shape[1])] += flood
     electrons = rng.poisson(expected).astype(np.float64)
     cosmic = cosmic_rays(shape, exptime=exposure.exptime if exposure.cosmic_rays else 0.0, rng=rng)
     electrons += cosmic.image
@@ -380,11 +446,18 @@ def simulate_frame(
     signal_electrons = layout.cut(electrons, fill=0.0)
     matrix = np.asarray(sim.crosstalk)
     levels, direct = [], []
-    for signal, amp, electronics, base in zip(
-        signal_electrons, layout.amplifiers, sim.electronics, sim.overscan_levels, strict=True
+    faults = np.random.default_rng([seed, exposure.number, 6])  # the defects' own stream
+    for index, (signal, amp, electronics, base) in enumerate(
+        zip(signal_electrons, layout.amplifiers, sim.electronics, sim.overscan_levels, strict=True), start=1
     ):
         level = base + float(rng.normal(0.0, 2.0)) if amp.biassec is not None else sim.pedestal
+        if defects.level_shift:
+            level += defects.level_shift[index - 1]
         noise = rng.normal(0.0, electronics.read_noise / electronics.gain, size=amp.shape)
+        if defects.pattern_amplitude and (
+            not defects.pattern_amplifiers or index in defects.pattern_amplifiers
+        ):
+            noise += _periodic(amp.shape, defects, faults) / electronics.gain
         # The video signal clips at the converter's saturation; the ghost a source leaves in
         # the other amplifiers follows the clipped signal above its offset.
         direct.append(np.minimum(signal / electronics.gain + noise + level, electronics.saturation))
@@ -398,7 +471,10 @@ def simulate_frame(
         adu = direct[victim] + ghost
         clipped = adu >= electronics.saturation
         adu = np.where(clipped, electronics.saturation, adu)
-        raw.append(np.clip(np.round(adu), 0, 65535).astype(np.uint16))
+        readout = np.clip(np.round(adu), 0, 65535).astype(np.uint16)
+        if defects.stuck_fraction > 0 and victim + 1 == defects.stuck_amplifier:
+            readout[faults.random(amp.shape) < defects.stuck_fraction] = defects.stuck_value
+        raw.append(readout)
         saturated_readouts.append(clipped.astype(np.float64))
     saturated = layout.assemble(saturated_readouts) > 0.5
 
@@ -421,6 +497,7 @@ def simulate_frame(
         fwhm_px=fwhm,
         mounting=sim.mounting,
         header_gain_factor=exposure.header_gain_factor,
+        defects=exposure.defects,
     )
     return SimulatedFrame(filename, primary, tuple(raw), extensions, truth)
 

@@ -166,6 +166,7 @@ def night_plan(
     start: dt.datetime,
     seed: int,
     header_gain_factor: float = 1.0,
+    pointing_error_range: tuple[float, float] = (0.0, 10.0),
 ) -> list[Exposure]:
     """The exposures of a night in observing order, with dithers and pointing errors drawn.
 
@@ -183,12 +184,16 @@ def night_plan(
         Random seed.
     header_gain_factor : float
         Every frame's GAIN cards are the true gain times this (`Exposure.header_gain_factor`).
+    pointing_error_range : (float, float)
+        Smallest and largest header pointing error of a science frame, arcsec (direction at
+        random). The default, up to 10 arcsec, is LCO's real pointing (BANZAI's PointingTest:
+        "typical pointing is within 5 arcsec"); tests of the astrometry's search pass larger.
 
     Returns
     -------
     list of Exposure
         Sky flats dithered by up to 60 arcsec; science frames by up to 10 arcsec with header
-        pointing errors of 60-180 arcsec.
+        pointing errors drawn uniformly in ``pointing_error_range``.
     """
     rng = np.random.default_rng([seed, 4])
     base = Exposure(
@@ -212,7 +217,7 @@ def night_plan(
         for _ in range(n_flat)
     ]
     for _ in range(n_science):
-        direction, error = rng.uniform(0, 2 * np.pi), rng.uniform(60, 180)
+        direction, error = rng.uniform(0, 2 * np.pi), rng.uniform(*pointing_error_range)
         drafts.append(
             attrs.evolve(
                 base,
@@ -247,6 +252,7 @@ def simulate_night(
     field: Field | None = None,
     compress: bool = True,
     header_gain_factor: float = 1.0,
+    pointing_error_range: tuple[float, float] = (0.0, 10.0),
 ) -> Night:
     """Simulate and write a night of raw frames (plus ``refcat.ecsv`` and ``truth.json``).
 
@@ -273,6 +279,9 @@ def simulate_night(
     header_gain_factor : float
         Write GAIN cards of the true gain times this on every frame (a wrong header gain; the
         pixels keep the true gain).
+    pointing_error_range : (float, float)
+        Header pointing errors of the science frames, arcsec (`night_plan`): by default LCO's
+        real few arcsec; e.g. ``(60, 180)`` to exercise the astrometry's search.
 
     Returns
     -------
@@ -286,6 +295,7 @@ def simulate_night(
         n_bias=n_bias, n_dark=n_dark, n_flat=n_flat, n_science=n_science, filter=filter,
         dark_exptime=dark_exptime, flat_exptime=flat_exptime, science_exptime=science_exptime,
         start=start, seed=seed, header_gain_factor=header_gain_factor,
+        pointing_error_range=pointing_error_range,
     )  # fmt: skip
     paths, truths = [], []
     for exposure in plan:
