@@ -33,7 +33,7 @@ from lco_cli.catalogs import CatalogError, CatalogSource, catalog_source
 from lco_cli.discovery import Entry, find_raw_files, inspect_files
 from lco_cli.executors import Executor
 from lco_cli.library import CalibrationLibrary, FrameRecord, MasterEntry, file_checksum
-from lco_cli.logs import log_outcome
+from lco_cli.logs import LOGGER, log_outcome
 from lco_cli.plan import (
     MASTER_ORDER,
     MasterChoice,
@@ -53,15 +53,19 @@ from lco_cli.work import (
     ScienceTask,
     prepare_calibration,
     reduce_science,
+    refuse_empty,
 )
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import LcoError
-from lco_core.io import read_master, read_product, stack_files, write_bad_pixel_mask, write_master
+from lco_core.frame import Frame
+from lco_core.io import read_master, read_product, read_raw, stack_files, write_bad_pixel_mask, write_master
 from lco_core.io.compression import COMPRESSED_SUFFIX
 from lco_core.master import Master, MasterKind
 from lco_core.meta import FrameMeta
 from lco_core.parameters import Settings
 from lco_core.stats import median, robust_std
+from lco_instruments.describe import camera_for, raw_to_frame
+from lco_instruments.geometry import Camera
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
 from lco_stages.masters import (
     Assessment,
@@ -70,6 +74,17 @@ from lco_stages.masters import (
     choose_frames,
     master_from_stack,
     mean_shared_error,
+)
+from lco_stages.overscan import OverscanSettings
+from lco_stages.photon_transfer import STAGE as PHOTON_TRANSFER
+from lco_stages.photon_transfer import (
+    FlatCandidate,
+    MeasuredElectronics,
+    PhotonTransfer,
+    PhotonTransferSettings,
+    amplifier_levels,
+    choose_flat_pair,
+    measure_photon_transfer,
 )
 from lco_stages.settings import DEFAULT_SETTINGS
 from lco_stages.wcs import AstrometrySearch
@@ -167,6 +182,61 @@ class MasterRecord:
     note: str = ""
 
 
+#: Sky flats of one camera set-up whose levels are read to choose the photon-transfer pair, at
+#: most (the first in observing order): each is read whole once, in the parent process.
+MAX_FLATS_READ = 16
+
+
+@attrs.frozen
+class TransferRecord:
+    """The night's photon-transfer measurement of one camera set-up, or why there is none.
+
+    Attributes
+    ----------
+    camera : str
+        INSTRUME.
+    binning : str
+        ``'2x2'``...
+    configuration_mode : str
+        CONFMODE.
+    transfer : PhotonTransfer or None
+        The measurement (None when it could not be made).
+    note : str
+        Why there is none, one line ('' when there is).
+    used : bool
+        The set-up's frames were calibrated with the measured values
+        (``photon_transfer.use_measured``).
+    """
+
+    camera: str
+    binning: str
+    configuration_mode: str
+    transfer: PhotonTransfer | None = None
+    note: str = ""
+    used: bool = False
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        """The header values beyond ``photon_transfer.max_difference`` of the measured ones, one line each."""
+        return self.transfer.warnings if self.transfer is not None else ()
+
+    def to_json(self) -> list[dict[str, object]]:
+        """summary.json's records: one per amplifier (`PhotonTransfer.to_json`), or one with the note.
+
+        Returns
+        -------
+        list of dict
+        """
+        if self.transfer is not None:
+            return self.transfer.to_json(used=self.used)
+        return [
+            {
+                "camera": self.camera, "binning": self.binning,
+                "configuration_mode": self.configuration_mode, "note": self.note,
+            }
+        ]  # fmt: skip
+
+
 @attrs.frozen
 class NightResult:
     """The night a run was given: every input's latest outcome, whichever run produced it.
@@ -182,6 +252,9 @@ class NightResult:
         UTC.
     phases : dict of str to float
         Wall seconds per phase of the run (inspect, each kind's frames and master, science).
+    photon_transfer : tuple of TransferRecord
+        Each camera set-up's gain and read noise measured from the night's biases and sky
+        flats, or why not.
     """
 
     frames: tuple[FrameResult, ...]
@@ -189,6 +262,7 @@ class NightResult:
     started: dt.datetime
     finished: dt.datetime
     phases: dict[str, float] = attrs.field(factory=dict)  # wall seconds per phase of the run
+    photon_transfer: tuple[TransferRecord, ...] = ()
 
     @property
     def failed(self) -> int:
@@ -531,6 +605,7 @@ class _Execution:
     masters: _Masters
     references: ReferenceStars
     phases: defaultdict[str, float]
+    transfers: dict[tuple[object, ...], TransferRecord] = attrs.field(factory=dict)
 
 
 class NightReduction:
@@ -615,7 +690,9 @@ class NightReduction:
         masters = _night_masters(ledger.results, run.masters.records, self.library)
         order = {str(path): n for n, path in enumerate(plan.files)}
         frames = tuple(sorted(ledger.results.values(), key=lambda r: order.get(r.path, len(order))))
-        return NightResult(frames, masters, started, dt.datetime.now(dt.UTC), dict(run.phases))
+        return NightResult(
+            frames, masters, started, dt.datetime.now(dt.UTC), dict(run.phases), tuple(run.transfers.values())
+        )
 
     def _carry_out(self, plan: NightPlan, run: _Execution, clock: float) -> None:
         """The plan, in its order: refusals and frames done, each kind's groups, science frames."""
@@ -626,6 +703,11 @@ class NightReduction:
             # again: the library keeps that run's outcome.
             run.ledger.finish("done", _recorded(finished.record, finished.entry), record=False)
         run.phases["inspect"] += time.perf_counter() - clock
+        clock = time.perf_counter()
+        # Before any master: with photon_transfer.use_measured every frame of a set-up, its
+        # biases too, is calibrated with the measured gains.
+        run.transfers.update(self._photon_transfer(plan))
+        run.phases["photon transfer"] += time.perf_counter() - clock
         for kind in MASTER_ORDER:
             for refusal in plan.refused_in(kind.value):
                 run.ledger.refuse(refusal)
@@ -634,6 +716,54 @@ class NightReduction:
         clock = time.perf_counter()
         self._reduce_science(plan.science, run)
         run.phases["science frames"] += time.perf_counter() - clock
+
+    # -- photon transfer ---------------------------------------------------------------------
+    def _photon_transfer(self, plan: NightPlan) -> dict[tuple[object, ...], TransferRecord]:
+        """Each camera set-up's gain and read noise from the night's biases and sky flats (those the
+        plan reduces and those done earlier); a set-up that cannot be measured gets a one-line note,
+        and nothing here stops the night."""
+        settings = self.options.run_settings
+        use = settings.of(PhotonTransferSettings).use_measured
+        biases: dict[tuple[object, ...], list[Entry]] = defaultdict(list)
+        flats: dict[tuple[object, ...], list[Entry]] = defaultdict(list)
+        entries = [e for g in plan.groups if g.kind is not MasterKind.DARK for e in g.frames]
+        entries += [d.entry for d in plan.done]
+        for entry in entries:
+            meta = entry.meta
+            if meta is None or meta.obstype not in (MasterKind.BIAS.obstype, MasterKind.SKYFLAT.obstype):
+                continue
+            chosen = biases if meta.obstype is MasterKind.BIAS.obstype else flats
+            chosen[_setup_key(entry)].append(entry)
+        records: dict[tuple[object, ...], TransferRecord] = {}
+        for key in sorted({*biases, *flats}, key=str):
+            b = sorted(biases[key], key=_observed)
+            f = sorted(flats[key], key=_observed)
+            meta = (b or f)[0].meta
+            assert meta is not None
+            label = (meta.camera, str(meta.binning), meta.configuration_mode)
+            if len(b) < 2 or len(f) < 2:
+                note = f"not measured: {len(b)} bias and {len(f)} sky flat frames (a pair of each is needed)"
+                records[key] = TransferRecord(*label, note=note)
+            else:
+                try:
+                    transfer = _measure_setup(b, f, settings)
+                    records[key] = TransferRecord(*label, transfer=transfer, used=use)
+                except Exception as error:  # a set-up without a measurement: a note, the night goes on
+                    records[key] = TransferRecord(*label, note=f"not measured: {describe_error(error)}")
+            record = records[key]
+            where = f"photon transfer {' '.join(label)}"
+            if record.note:
+                LOGGER.info("%s: %s", where, record.note)
+            for line in record.warnings:
+                LOGGER.warning("photon transfer: %s", line)
+            if record.transfer is not None:
+                measured = ", ".join(
+                    f"amp{a.amplifier} gain {a.gain:.3f} +- {a.gain_error:.3f} e-/ADU, read noise "
+                    f"{a.read_noise:.2f} e-"
+                    for a in record.transfer.amplifiers
+                )
+                LOGGER.info("%s: %s%s", where, measured, " (used)" if use else "")
+        return records
 
     # -- masters -----------------------------------------------------------------------------
     def _master_path(self, choice: MasterChoice, masters: _Masters) -> str:
@@ -708,6 +838,11 @@ class NightReduction:
             kind, accepted, stacked, bias, dark, cameras[0].dark_temperature_coefficient if cameras else None,
             stack,
         )  # fmt: skip
+        transfer = run.transfers.get(_setup_key(group.frames[0]))
+        if transfer is not None and transfer.transfer is not None and kind is not MasterKind.DARK:
+            # The night's gain is recorded with its bias and flat masters (history and figures).
+            step = transfer.transfer.step(self.options.run_settings.of(PhotonTransferSettings))
+            master = attrs.evolve(master, frame=master.frame.with_step(step))
         made = self._write_master(master, run.masters)
         run.phases[f"{kind.value} master"] += time.perf_counter() - clock
         rejected = tuple(
@@ -721,7 +856,7 @@ class NightReduction:
             result = outcome.result
             if result.status == "ok":
                 result = attrs.evolve(result, products=(made.path,))
-            run.ledger.finish(kind.value, result)
+            run.ledger.finish(kind.value, _with_pair_figures(result, transfer))
 
     def _prepare(
         self, group: MasterGroup, run: _Execution, *, bias: str | None, dark: str | None, previous: str | None
@@ -738,6 +873,7 @@ class NightReduction:
                 dark=dark,
                 previous=previous,
                 settings=settings,
+                measured=_measured(e, run),
             )
             for e in group.frames
         ]
@@ -802,6 +938,7 @@ class NightReduction:
             thumbnail_dir=str(self.thumbnail_dir) if self.options.thumbnails else None,
             now=now,
             compress=self.options.compress,
+            measured=_measured(frame.entry, run),
         )
 
     def _reduce_science(self, frames: Sequence[ScienceFrame], run: _Execution) -> None:
@@ -935,6 +1072,9 @@ def _master_figures(master: Master) -> dict[str, float]:
         figures["FLATLVL"] = master.flat_level
     if master.kind is MasterKind.DARK and master.temperature is not None:
         figures["CCDATEMP"] = master.temperature
+    for step in master.frame.steps(PHOTON_TRANSFER)[-1:]:
+        # The night's measured gains and read noises, with the header's (PhotonTransfer.figures).
+        figures |= {key: float(v) for key, v in step.diagnostics.items() if isinstance(v, int | float)}
     return figures
 
 
@@ -942,3 +1082,67 @@ def _remove_temporaries(folder: Path) -> None:
     """Temporary files of a run that was killed mid-write: never products, safe to remove."""
     for leftover in folder.rglob(".*.tmp"):
         leftover.unlink(missing_ok=True)
+
+
+def _setup_key(entry: Entry) -> tuple[object, ...]:
+    """The camera set-up a frame was taken with (the bias rule's grouping: telescope, camera,
+    binning, mode, night, image sizes): one photon-transfer measurement each."""
+    return _group_key(entry, MasterKind.BIAS)
+
+
+def _observed(entry: Entry) -> tuple[dt.datetime, str]:
+    meta = entry.meta
+    assert meta is not None
+    return meta.date_obs, str(entry.path)
+
+
+def _raw_frame(path: Path) -> tuple[Frame, Camera]:
+    """A raw file's readouts (ADU) and its camera as the headers describe it."""
+    raw = read_raw(path)
+    refuse_empty(raw)
+    camera = camera_for(raw)
+    return raw_to_frame(raw, camera), camera
+
+
+def _measure_setup(biases: Sequence[Entry], flats: Sequence[Entry], settings: Settings) -> PhotonTransfer:
+    """The photon transfer of one set-up: its first two biases (in observing order) and, of its
+    first `MAX_FLATS_READ` sky flats, the two of one filter closest in level
+    (`~lco_stages.photon_transfer.choose_flat_pair`)."""
+    chosen = settings.of(PhotonTransferSettings)
+    pair = [_raw_frame(entry.path) for entry in biases[:2]]
+    levels = [amplifier_levels(frame, camera, chosen) for frame, camera in pair]
+    bias_levels = tuple((a + b) / 2 for a, b in zip(*levels, strict=True))
+    candidates = []
+    for entry in flats[:MAX_FLATS_READ]:
+        frame, camera = _raw_frame(entry.path)
+        assert entry.meta is not None
+        candidates.append(
+            FlatCandidate(entry.path.name, entry.meta.filter or "", amplifier_levels(frame, camera, chosen))
+        )
+    first, second = choose_flat_pair(candidates, bias_levels, pair[0][1], chosen)
+    (f1, camera), (f2, _) = _raw_frame(flats[first].path), _raw_frame(flats[second].path)
+    return measure_photon_transfer(
+        (pair[0][0], pair[1][0]), (f1, f2), camera, chosen, overscan=settings.of(OverscanSettings)
+    )
+
+
+def _measured(entry: Entry, run: _Execution) -> MeasuredElectronics | None:
+    """The gains and read noises to calibrate a frame with instead of its header's: its set-up's
+    measured ones when ``photon_transfer.use_measured`` (None otherwise)."""
+    record = run.transfers.get(_setup_key(entry))
+    if record is None or not record.used or record.transfer is None:
+        return None
+    return MeasuredElectronics.of(record.transfer)
+
+
+def _with_pair_figures(result: FrameResult, record: TransferRecord | None) -> FrameResult:
+    """A frame of the photon-transfer pairs with the measured gains and read noises in its figures
+    (which the calibration library keeps with its outcome)."""
+    transfer = record.transfer if record is not None else None
+    if transfer is None or Path(result.path).name not in (*transfer.biases, *transfer.flats):
+        return result
+    figures = dict(result.figures) | {
+        "photon_transfer_gain": tuple(a.gain for a in transfer.amplifiers),
+        "photon_transfer_read_noise": tuple(a.read_noise for a in transfer.amplifiers),
+    }
+    return attrs.evolve(result, figures=figures)

@@ -121,6 +121,7 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         "counts": counts,
         "degraded": lambda: [group.to_json() for group in group_shortfalls(result.frames)],
         "cameras": lambda: {c.camera: c.to_json() for c in camera_figures(result.frames)},
+        "photon_transfer": lambda: [item for record in result.photon_transfer for item in record.to_json()],
         "frames": frames,
         "masters": masters,
     }

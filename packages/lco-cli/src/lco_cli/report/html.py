@@ -24,6 +24,7 @@ from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from lco_cli.night import MasterRecord, NightResult
+from lco_cli.report.gain import photon_transfer_section
 from lco_cli.report.thumbnails import render_png
 from lco_cli.results import (
     CAMERA_FIGURES,
@@ -342,6 +343,7 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
         problem,
         _guarded("Degraded frames: not listed", lambda: _degraded(frames)),
         _guarded("Cameras: not drawn", lambda: _cameras(frames)),
+        _guarded("Gain and read noise: not drawn", lambda: photon_transfer_section(result)),
         _guarded("The night: not drawn", lambda: _night_plots(frames)),
         _guarded(
             "Masters: not drawn",
