@@ -176,8 +176,11 @@ def clean_trials(n: int, folder: Path, *, seed: int = 0) -> Iterator[Trial]:
         )  # fmt: skip
 
 
-def defect_trials(test: str, n: int, folder: Path, *, seed: int = 0) -> Iterator[Trial]:
-    """``n`` frames with ``test``'s fault injected at the amplitudes of the module docstring."""
+def defect_trials(
+    test: str, n: int, folder: Path, *, seed: int = 0, scales: tuple[float, ...] = (0.5, 1.0)
+) -> Iterator[Trial]:
+    """``n`` frames with ``test``'s fault injected at the amplitudes of the module docstring
+    (``scales``: the pattern noise's amplitudes, in read noises, taken in turn)."""
     cameras = setups()
     rng = np.random.default_rng([seed, 200, TESTS.index(test)])
     for i in range(n):
@@ -189,7 +192,7 @@ def defect_trials(test: str, n: int, folder: Path, *, seed: int = 0) -> Iterator
         expected = Verdict.REJECT
         if test == "pattern_noise":
             obstype = (ObsType.BIAS, ObsType.DARK, ObsType.EXPOSE)[(i // 2) % 3]
-            scale = (0.5, 1.0)[(i // 6) % 2]
+            scale = scales[(i // 6) % len(scales)]
             frequency = float(rng.uniform(0.05, 0.45))
             defects = FrameDefects(
                 pattern_amplitude=scale * sim.electronics[0].read_noise,
