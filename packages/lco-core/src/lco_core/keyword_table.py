@@ -159,6 +159,14 @@ PRODUCT_KEYWORDS: tuple[KeywordSpec, ...] = (
     _spec("WCSRMS", "arcsec", "science", "solve_wcs", "rms of astrometric fit residuals"),
     _spec("WCSMATCH", "", "science", "solve_wcs", "Number of stars in the astrometric fit"),
     _spec("WCSREASN", "", "science", "solve_wcs", "Why the WCS was not solved"),
+    # Quality tests (BANZAI's names where it has the test).
+    _spec("FRAC1000", "", "science", "quality_single_value (worst amp)", "Fraction of pixels at 1000 ADU"),
+    _spec("SATFRAC", "", "science", "quality_saturation", "Fraction of pixels saturated"),
+    _spec("QCBIASLV", "adu", "science", "quality_bias_level (worst amp)", "Raw bias level tested"),
+    _spec("PATNOISE", "", "science", "quality_pattern_noise (robust sigma)", "Periodic row noise: peak SNR"),
+    _spec("PNTOFST", "arcsec", "science", "quality_pointing", "Solved centre minus header pointing"),
+    _spec("L1QC", "", "science", "the worst verdict of the quality tests", "Quality: pass, warn or reject"),
+    _spec("L1QCREAS", "", "science", "the tests that gave the worst verdict", "Why the quality verdict"),
     _spec(
         "L1STATZP", "", "science", "calibrate_photometry (1 fitted, 0 not: the reason in the comment)",
         "Status flag for photometric calibration",

@@ -26,6 +26,16 @@ from lco_stages.dark import STAGE as DARK
 from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.flat import STAGE as FLAT
 from lco_stages.overscan import STAGE as OVERSCAN
+from lco_stages.quality import (
+    BIAS_LEVEL_STAGE,
+    PATTERN_NOISE_STAGE,
+    POINTING_STAGE,
+    SATURATION_STAGE,
+    SINGLE_VALUE_STAGE,
+    Verdict,
+    quality_results,
+    worst_verdict,
+)
 from lco_stages.sources import STAGE as SOURCES
 from lco_stages.trim import STAGE as TRIM
 from lco_stages.zeropoint import STAGE as ZERO_POINT
@@ -113,6 +123,7 @@ def product_keywords(
         cards_of = CARDS_BY_STAGE.get(step.stage)
         if cards_of is not None:
             cards += cards_of(step)
+    cards += _quality_summary_cards(frame)
     if frame.wcs is not None:
         solution = frame.wcs
         cards += keyword_cards(
@@ -124,6 +135,29 @@ def product_keywords(
 
 
 # -- what each stage's history entry puts in the header ---------------------------------------
+
+
+def _quality_summary_cards(frame: Frame) -> list[HeaderCard]:
+    """L1QC, the worst verdict of the quality tests that ran, and L1QCREAS unless it is 'pass'."""
+    results = quality_results(frame)
+    if not results:
+        return []
+    worst = worst_verdict(results)
+    cards = list(keyword_cards([("L1QC", worst.value)]))
+    if worst is not Verdict.PASS:
+        why = "; ".join(f"{r.test}: {r.reason}" for r in results if r.verdict is worst)
+        cards += keyword_cards([("L1QCREAS", why[:68])])
+    return cards
+
+
+def _quality_card(keyword: str) -> Callable[[ProcessingStep], Sequence[HeaderCard]]:
+    """The card of a quality test's measured value (none when it measured nothing)."""
+
+    def cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+        value = step.diagnostics.get("value")
+        return () if value is None else keyword_cards([(keyword, value)])
+
+    return cards
 
 
 def _overscan_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
@@ -182,6 +216,11 @@ def _zero_point_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
 #: The header cards each stage's history entry gives, keyed by the stage's own declared name
 #: (its module's ``STAGE``), never by a string written here: a renamed stage keeps its cards.
 CARDS_BY_STAGE: Mapping[str, Callable[[ProcessingStep], Sequence[HeaderCard]]] = {
+    SINGLE_VALUE_STAGE: _quality_card("FRAC1000"),
+    SATURATION_STAGE: _quality_card("SATFRAC"),
+    BIAS_LEVEL_STAGE: _quality_card("QCBIASLV"),
+    PATTERN_NOISE_STAGE: _quality_card("PATNOISE"),
+    POINTING_STAGE: _quality_card("PNTOFST"),
     OVERSCAN: _overscan_cards,
     CROSSTALK: _crosstalk_cards,
     TRIM: _trim_cards,
