@@ -44,6 +44,8 @@ from lco_instruments.simulate.cosmics import cosmic_rays
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
 from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.masters import StackSettings, make_master_bias, make_master_dark, make_master_flat
+from lco_stages.overscan import OverscanSettings
+from lco_stages.photon_transfer import PhotonTransferSettings, measure_photon_transfer
 from lco_stages.qc import QcSettings
 from lco_stages.recipes import Calibrations, bias_recipe, dark_recipe, flat_recipe, recipe_for, science_recipe
 from lco_stages.settings import DECLARATIONS, DEFAULT_SETTINGS
@@ -70,8 +72,8 @@ def test_every_stage_declares_its_parameters_once_with_meaning_and_range() -> No
     assert len(set(keys)) == len(keys)
     # The stages a user steers, in the order they run.
     assert sections == [
-        "quality", "overscan", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources", "astrometry",
-        "photometry",
+        "quality", "overscan", "photon_transfer", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources",
+        "astrometry", "photometry",
     ]  # fmt: skip
     for declaration in DECLARATIONS:
         assert declaration.stage
@@ -316,6 +318,14 @@ def _histories(night: Night, settings: Settings) -> Iterator[tuple[str, tuple[Pr
     for master in (bias, dark, flat):
         yield master.filename, master.frame.history
     yield frame.meta.filename, reduced.history
+    (b1, _), (b2, _), (f1, camera), (f2, _) = (
+        load(path) for path in (*night.paths_of(ObsType.BIAS)[:2], *night.paths_of(ObsType.SKYFLAT)[:2])
+    )
+    transfer = settings.of(PhotonTransferSettings)
+    measured = measure_photon_transfer(
+        (b1, b2), (f1, f2), camera, transfer, overscan=settings.of(OverscanSettings)
+    )
+    yield "photon transfer", (measured.step(transfer),)
 
 
 def test_each_recorded_parameter_equals_the_one_applied(night: Night) -> None:

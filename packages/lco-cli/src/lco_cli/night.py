@@ -840,9 +840,12 @@ class NightReduction:
         )  # fmt: skip
         transfer = run.transfers.get(_setup_key(group.frames[0]))
         if transfer is not None and transfer.transfer is not None and kind is not MasterKind.DARK:
-            # The night's gain is recorded with its bias and flat masters (history and figures).
+            # The night's gain is recorded with its bias and flat masters (history and figures),
+            # measured before the master was made: the master's own step stays its last.
             step = transfer.transfer.step(self.options.run_settings.of(PhotonTransferSettings))
-            master = attrs.evolve(master, frame=master.frame.with_step(step))
+            history = master.frame.history
+            history = (*history[:-1], step, *history[-1:])
+            master = attrs.evolve(master, frame=attrs.evolve(master.frame, history=history))
         made = self._write_master(master, run.masters)
         run.phases[f"{kind.value} master"] += time.perf_counter() - clock
         rejected = tuple(
