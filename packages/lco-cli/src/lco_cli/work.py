@@ -20,6 +20,7 @@ from typing import TypeVar
 import attrs
 import numpy as np
 
+from lco_cli.quality import quality_figures, rejections
 from lco_cli.results import NEED_CATALOG, FrameResult, Shortfall, describe_shortfalls
 from lco_core.catalog import ReferenceCatalog
 from lco_core.errors import EmptyFrameError, LcoError
@@ -127,14 +128,15 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
         Taken from its history (`FIGURES_BY_STAGE`): overscan, BIASLVL, FLATLVL, cosmic-ray
         pixels, sources, L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP,
         L1ZPERR, L1ZPNSTR (stars in the zero-point fit) and the reasons of failed steps; a later
-        step of a stage replaces an earlier one's figures.
+        step of a stage replaces an earlier one's figures. Then the quality verdict, its reasons
+        and each quality test's figure (`lco_cli.quality.quality_figures`).
     """
     figures: dict[str, ParamValue] = {}
     for step in frame.history:
         figures_from = FIGURES_BY_STAGE.get(step.stage)
         if figures_from is not None:
             figures |= figures_from(step.diagnostics)
-    return figures
+    return figures | quality_figures(frame)
 
 
 def _overscan_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
@@ -202,8 +204,10 @@ def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfa
     Returns
     -------
     tuple of Shortfall
-        No sources detected; no astrometric solution (WCSERR not 0); no zero point. Empty for a
-        frame whose every science step succeeded.
+        No sources detected; no astrometric solution (WCSERR not 0); no zero point; each
+        quality test that rejected the frame (`lco_stages.quality`: its product is written, but
+        it is not one to trust). Empty for a frame whose every science step succeeded and that
+        no quality test rejected.
     """
     diagnostics = {step.stage: step.diagnostics for step in frame.history}
     sources = diagnostics.get(SOURCES)
@@ -222,6 +226,7 @@ def shortfalls_of(frame: Frame, *, reference_problem: str = "") -> tuple[Shortfa
         shortfalls.append(
             Shortfall("photometry", str(photometry.get("reason") or "not fitted"), needs, detail)
         )
+    shortfalls += [Shortfall("quality", f"{r.test}: {r.reason}") for r in rejections(frame)]
     return tuple(shortfalls)
 
 
