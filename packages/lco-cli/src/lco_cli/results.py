@@ -23,15 +23,16 @@ import numpy as np
 from lco_core.provenance import ParamValue
 
 # A frame's outcome: ``ok``; ``degraded`` (its product was written, but a science step did not
-# succeed: no sources, no astrometric solution or no zero point); ``failed`` (no product); or
+# succeed: no sources, no astrometric solution or no zero point, or a quality test rejected it);
+# ``failed`` (no product); or
 # ``skipped`` (not reduced, and rightly so: not a raw frame, a copy, a calibration frame left
 # out of its master).
 Status = Literal["ok", "degraded", "failed", "skipped"]
 
 #: Every outcome a frame can have, in the order tables show them: ``ok``; ``degraded`` (its
 #: product was written, but a science step did not succeed: no sources, no astrometric solution
-#: or no zero point); ``failed`` (no product); ``skipped`` (not reduced, and rightly so: not a
-#: raw frame, a copy, a calibration frame left out of its master).
+#: or no zero point, or a quality test rejected it); ``failed`` (no product); ``skipped`` (not
+#: reduced, and rightly so: not a raw frame, a copy, a calibration frame left out of its master).
 STATUSES: tuple[Status, ...] = ("ok", "degraded", "failed", "skipped")
 
 #: What a degraded frame lacked when reference stars were missing (the `Shortfall.needs` value):
@@ -43,6 +44,7 @@ STEPS = {
     "sources": "without sources",
     "astrometry": "without an astrometric solution (WCSERR 4)",
     "photometry": "without a zero point",
+    "quality": "rejected by a quality test",
 }
 
 #: What to do about each missing input.
@@ -106,7 +108,7 @@ class Shortfall:
     Attributes
     ----------
     step : str
-        'sources', 'astrometry' or 'photometry' (the keys of `STEPS`).
+        'sources', 'astrometry', 'photometry' or 'quality' (the keys of `STEPS`).
     reason : str
         The step's own reason, one line.
     needs : str

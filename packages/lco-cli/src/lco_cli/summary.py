@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from lco_cli.night import MasterRecord, NightResult
+from lco_cli.quality import depth_series, night_quality
 from lco_cli.results import (
     STATUSES,
     FrameResult,
@@ -95,7 +96,10 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         (`~lco_cli.results.FrameResult.to_json`) and one per master, ``degraded`` (the degraded
         frames grouped by step and cause, `~lco_cli.results.group_shortfalls`), ``cameras``
         (median FWHM, zero point and WCS rms of each camera's science frames,
-        `~lco_cli.results.camera_figures`), and ``notes``. NaN and inf figures become null,
+        `~lco_cli.results.camera_figures`), ``quality`` (frames per verdict and the frames a
+        quality test flagged, `~lco_cli.quality.night_quality`), ``depth`` (the science frames'
+        5-sigma limiting magnitudes per camera and filter, `~lco_cli.quality.depth_series`),
+        and ``notes``. NaN and inf figures become null,
         values JSON has no type for become the nearest it has (numpy scalars numbers, bytes and
         dates text), and every reason is one line. A section that cannot be made is null, with a
         one-line note in ``notes`` saying why.
@@ -121,6 +125,8 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         "counts": counts,
         "degraded": lambda: [group.to_json() for group in group_shortfalls(result.frames)],
         "cameras": lambda: {c.camera: c.to_json() for c in camera_figures(result.frames)},
+        "quality": lambda: night_quality(result.frames),
+        "depth": lambda: [series.to_json() for series in depth_series(result.frames)],
         "photon_transfer": lambda: [item for record in result.photon_transfer for item in record.to_json()],
         "frames": frames,
         "masters": masters,

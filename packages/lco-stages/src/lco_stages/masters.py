@@ -33,6 +33,7 @@ from lco_core.stats import median, stack
 from lco_stages.bias import LEVEL_STAGE
 from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.qc import QC_DEFAULTS, QcDecision, QcSettings, compare_with_master
+from lco_stages.quality import Verdict, quality_results
 
 
 @documented
@@ -207,8 +208,10 @@ def assess_frame(
 ) -> Assessment:
     """Decide whether a prepared calibration frame may go into a master of ``kind``.
 
-    Darks off their set temperature and flats of too little signal are rejected first; every
-    other frame is compared with the previous master (`compare_with_master`).
+    A frame a quality test rejected (`lco_stages.quality`: a saturated flat, a corrupt readout,
+    a broken bias level) is rejected first, then darks off their set temperature and flats of
+    too little signal; every other frame is compared with the previous master
+    (`compare_with_master`).
 
     Parameters
     ----------
@@ -241,8 +244,8 @@ def assess_frame(
         MasterKind.SKYFLAT: _level(frame, NORMALISE_STAGE, "FLATLVL"),
         MasterKind.DARK: None,
     }[kind]
-    problem = None
-    if kind is MasterKind.DARK:
+    problem = _quality_problem(frame)
+    if problem is None and kind is MasterKind.DARK:
         problem = _temperature_problem(frame.meta, settings.temperature_tolerance)
     elif kind is MasterKind.SKYFLAT:
         problem = _snr_problem(frame, settings.min_flat_snr)
@@ -250,6 +253,13 @@ def assess_frame(
         return Assessment(frame.meta, False, problem, None, level, settings)
     decision = compare_with_master(frame, previous, settings)
     return Assessment(frame.meta, decision.accepted, decision.reason, decision, level, settings)
+
+
+def _quality_problem(frame: Frame) -> str | None:
+    rejected = [result for result in quality_results(frame) if result.verdict is Verdict.REJECT]
+    if not rejected:
+        return None
+    return "quality test " + "; ".join(f"{result.test}: {result.reason}" for result in rejected)
 
 
 def _check_group(assessments: Sequence[Assessment], kind: MasterKind) -> None:

@@ -18,12 +18,14 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar
 
+import attrs
 import numpy as np
 import numpy.typing as npt
 from matplotlib.dates import date2num
 from matplotlib.figure import Figure
 
 from lco_cli.night import MasterRecord, NightResult
+from lco_cli.quality import UNCHECKED, VERDICTS, DepthSeries, depth_series, notes_of, verdict_of
 from lco_cli.report.gain import photon_transfer_section
 from lco_cli.report.thumbnails import render_png
 from lco_cli.results import (
@@ -46,6 +48,8 @@ table { border-collapse: collapse; } td, th { padding: 2px 10px; text-align: lef
 .cards, .plots { display: flex; flex-wrap: wrap; gap: 1em; }
 .card { border: 1px solid #ddd; border-radius: 6px; padding: 0.5em; width: 330px; font-size: 0.85em; }
 .card img { width: 320px; } .reason { color: #cf222e; } .note { color: #9a6700; font-style: italic; }
+.pass { color: #1a7f37; } .warn { color: #bc4c00; } .reject { color: #cf222e; font-weight: bold; }
+.unchecked { color: #6e7781; }
 """
 
 PLOTTED = (
@@ -241,9 +245,11 @@ def _master_card(master: MasterRecord, *, thumbnails_dir: Path) -> str:
 
 def _frame_card(frame: FrameResult) -> str:
     status = html.escape(one_line(frame.status))
+    verdict = verdict_of(frame)
     return (
         f"<div class='card'><b>{html.escape(_name(frame.path))}</b> "
-        f"<span class='{status}'>{status}</span> {html.escape(one_line(frame.obstype))}"
+        f"<span class='{status}'>{status}</span> {html.escape(one_line(frame.obstype))} "
+        f"QC <span class='{verdict}'>{verdict}</span>"
         + (f"<br>done by the run of {html.escape(one_line(frame.run))}" if frame.reused else "")
         + _image(frame.thumbnail, "thumbnail with detected sources")
         + (f"<p class='reason'>{html.escape(one_line(frame.reason))}</p>" if frame.reason else "")
@@ -296,6 +302,97 @@ def _cameras(frames: list[FrameResult]) -> str:
     )
 
 
+def _quality(frames: list[FrameResult]) -> str:
+    """Every frame's quality verdict (the QC column) and the reasons of the tests that did not pass."""
+    if not frames:
+        return ""
+    counts = Counter(verdict_of(frame) for frame in frames)
+    totals = ", ".join(
+        f"<span class='{v}'>{counts[v]} {v}</span>" for v in (*VERDICTS, UNCHECKED) if counts.get(v)
+    )
+    rows = "".join(
+        f"<tr><td>{html.escape(_name(frame.path))}</td><td>{html.escape(one_line(frame.obstype))}</td>"
+        f"<td class='{html.escape(one_line(frame.status))}'>{html.escape(one_line(frame.status))}</td>"
+        f"<td class='{verdict_of(frame)}'>{verdict_of(frame)}</td>"
+        f"<td>{html.escape('; '.join(notes_of(frame)))}</td></tr>"
+        for frame in frames
+    )
+    return (
+        f"<h2>Quality</h2><p>{totals}</p><table><tr><th>file</th><th>OBSTYPE</th><th>outcome</th>"
+        f"<th>QC</th><th>why</th></tr>{rows}</table>"
+        "<p>QC: the worst verdict of the frame's quality tests (saturation, pattern noise, pointing, "
+        "single-value readout, bias level); a rejected calibration frame is left out of its master, a "
+        "rejected science frame is degraded; unchecked: no test ran (the frame failed first)</p>"
+    )
+
+
+def _depth_panel(series: Sequence[DepthSeries], limits: tuple[dt.datetime, dt.datetime]) -> str:
+    figure = Figure(figsize=(6, 3.4))
+    axis = figure.subplots()
+    buffer = io.BytesIO()
+    with np.errstate(all="ignore"):
+        for one in series:
+            dated = [(when, depth) for when, depth in ((_utc(t), d) for t, d in one.points) if when]
+            axis.plot(
+                _days([t for t, _ in dated]), [d for _, d in dated], "o-", markersize=4,
+                label=f"{one.camera} {one.filter}",
+            )  # fmt: skip
+        axis.xaxis_date()
+        axis.set_xlim(*_days(limits))
+        axis.invert_yaxis()  # deeper is fainter: up, as astronomers draw magnitudes
+        axis.set_ylabel("5-sigma depth (mag)")
+        axis.grid(alpha=0.3)
+        axis.legend(fontsize=7)
+        figure.autofmt_xdate()
+        figure.tight_layout()
+        figure.savefig(buffer, format="png", dpi=90)
+    return f"<img alt='depth per camera and filter over the night' src='{_data_uri(buffer.getvalue())}'>"
+
+
+def _depth(frames: list[FrameResult]) -> str:
+    """The science frames' depths over the night, one line per camera and filter, and their medians."""
+    series = depth_series(frames)
+    if not series:
+        return ""
+    earliest, latest = PLAUSIBLE_DATES
+    times = [
+        when
+        for one in series
+        for when in (_utc(t) for t, _ in one.points)
+        if when is not None and earliest <= when < latest
+    ]
+    rows = "".join(
+        f"<tr><td>{html.escape(one.camera)}</td><td>{html.escape(one.filter)}</td>"
+        f"<td>{len(one.points)}</td><td>{one.median:.2f}</td></tr>"
+        for one in series
+    )
+    table = (
+        "<table><tr><th>camera</th><th>filter</th><th>frames</th><th>median depth (mag)</th></tr>"
+        + rows
+        + "</table>"
+    )
+    plot = ""
+    if times:
+        pad = max((max(times) - min(times)) * 0.03, dt.timedelta(minutes=10))
+        limits = (min(times) - pad, max(times) + pad)
+        plotted = [
+            attrs.evolve(one, points=tuple((t, d) for t, d in one.points if _plausible(t))) for one in series
+        ]
+        plot = _guarded("depth: not drawn", functools.partial(_depth_panel, plotted, limits))
+    return (
+        "<h2>Depth</h2><div class='plots'>"
+        + plot
+        + "</div>"
+        + table
+        + "<p>depth: the 5-sigma point-source limiting magnitude of each science frame</p>"
+    )
+
+
+def _plausible(date_obs: str) -> bool:
+    when = _utc(date_obs)
+    return when is not None and PLAUSIBLE_DATES[0] <= when < PLAUSIBLE_DATES[1]
+
+
 def _cards(title: str, each: str, records: Iterable[T], card: Callable[[T], str]) -> str:
     """A section of cards, one per record; a record whose card cannot be drawn gets a note instead."""
     cards = [
@@ -345,6 +442,8 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
         _guarded("Cameras: not drawn", lambda: _cameras(frames)),
         _guarded("Gain and read noise: not drawn", lambda: photon_transfer_section(result)),
         _guarded("The night: not drawn", lambda: _night_plots(frames)),
+        _guarded("Depth: not drawn", lambda: _depth(frames)),
+        _guarded("Quality: not listed", lambda: _quality(frames)),
         _guarded(
             "Masters: not drawn",
             lambda: _cards(
