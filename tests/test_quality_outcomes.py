@@ -36,8 +36,8 @@ from lco_cli.work import figures_of, shortfalls_of
 from lco_core.frame import Frame
 from lco_core.master import MasterKind
 from lco_core.meta import FrameMeta, ObsType
-from lco_core.section import Binning
 from lco_core.provenance import ProcessingStep
+from lco_core.section import Binning
 from lco_stages.masters import assess_frame
 from lco_stages.quality import STAGE_PREFIX, Verdict, quality_results, worst_verdict
 
@@ -118,6 +118,14 @@ def test_a_calibration_frame_a_quality_test_rejected_stays_out_of_its_master() -
     assert rejected.reason == "quality test bias_level: 3000 ADU, outside 600-1200 ADU"
     warned = assess_frame(_verdict(bias, "pattern_noise", "warn", 11.0, "a peak"), MasterKind.BIAS)
     assert warned.accepted
+    # Each kind's own checks (a flat's signal-to-noise, a dark's temperature) come after.
+    flat = assess_frame(
+        _verdict(_frame(ObsType.SKYFLAT), "saturation", "reject", 0.3, "30% saturated"), MasterKind.SKYFLAT
+    )
+    assert not flat.accepted
+    assert flat.reason == "quality test saturation: 30% saturated"
+    dark = assess_frame(_verdict(_frame(ObsType.DARK), "single_value", "reject", 0.5, "50%"), MasterKind.DARK)
+    assert dark.reason == "quality test single_value: 50%"
 
 
 def _result(name: str, status: str, verdict: str | None, **figures: object) -> FrameResult:

@@ -247,7 +247,7 @@ def assess_frame(
     problem = _quality_problem(frame)
     if problem is None and kind is MasterKind.DARK:
         problem = _temperature_problem(frame.meta, settings.temperature_tolerance)
-    elif kind is MasterKind.SKYFLAT:
+    elif problem is None and kind is MasterKind.SKYFLAT:
         problem = _snr_problem(frame, settings.min_flat_snr)
     if problem is not None:
         return Assessment(frame.meta, False, problem, None, level, settings)
