@@ -183,7 +183,7 @@ def night_plan(
     seed : int
         Random seed.
     header_gain_factor : float
-        Every frame's GAIN cards are the true gain times this (`Exposure.header_gain_factor`).
+        Every frame's GAIN cards are the true gain times this (an Exposure's ``header_gain_factor``).
     pointing_error_range : (float, float)
         Smallest and largest header pointing error of a science frame, arcsec (direction at
         random). The default, up to 10 arcsec, is LCO's real pointing (BANZAI's PointingTest:
