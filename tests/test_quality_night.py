@@ -15,7 +15,7 @@ from astropy.io import fits
 
 from lco_cli.main import main
 from lco_core.meta import ObsType
-from lco_instruments.simulate import Night, simulate_night, sinistro
+from lco_instruments.simulate import Night, sbig, simulate_night, sinistro
 from lco_instruments.simulate.frames import FrameDefects, simulate_frame
 from lco_instruments.simulate.night import make_field, night_plan, write_frame
 
@@ -128,3 +128,27 @@ def test_the_clean_frames_pass_and_the_night_lists_the_rejected(
     figures = clean_science["figures"]
     assert isinstance(figures, dict)
     assert figures["quality_pointing"] is not None  # solved, and within LCO's pointing
+
+
+def test_the_terminal_names_each_warning(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """A header gain 10% too high and a science frame with periodic readout noise: not failures,
+    but each is said on the terminal, one line, besides summary.json and the report."""
+    sim = sbig(size=256)
+    folder = tmp_path / "kb99"
+    night = simulate_night(
+        folder, sim, n_bias=3, n_dark=3, n_flat=3, n_science=1, seed=SEED, start=START, compress=False,
+        header_gain_factor=1.1,
+    )  # fmt: skip
+    plan = night_plan(
+        n_bias=3, n_dark=3, n_flat=3, n_science=1, filter="rp", dark_exptime=300.0, flat_exptime=5.0,
+        science_exptime=60.0, start=START, seed=SEED, header_gain_factor=1.1,
+    )  # fmt: skip
+    noisy = attrs.evolve(plan[-1], defects=FrameDefects(pattern_amplitude=2 * sim.electronics[0].read_noise))
+    write_frame(folder, simulate_frame(sim, night.signatures, night.field, noisy, seed=SEED), compress=False)
+    capfd.readouterr()
+    args = ["run", str(folder), "--out", str(tmp_path / "out"), "--min-frames", "3", "--workers", "1"]
+    main([*args, "--catalog", str(night.catalog_path), "--offline"])
+    out = capfd.readouterr().err  # the terminal's lines go to stderr
+    lines = [line for line in out.splitlines() if line.startswith("warning")]
+    assert any("amplifier 1" in line and "gain" in line and "9." in line for line in lines), out
+    assert any("warned by the pattern_noise test" in line for line in lines), lines

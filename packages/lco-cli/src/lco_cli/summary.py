@@ -99,7 +99,9 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         `~lco_cli.results.camera_figures`), ``quality`` (frames per verdict and the frames a
         quality test flagged, `~lco_cli.quality.night_quality`), ``depth`` (the science frames'
         5-sigma limiting magnitudes per camera and filter, `~lco_cli.quality.depth_series`),
-        and ``notes``. NaN and inf figures become null,
+        ``photon_transfer`` (each camera set-up's gain and read noise per amplifier measured
+        from the night's pairs of biases and flats against the header's, with the warnings,
+        `~lco_cli.night.TransferRecord`), and ``notes``. NaN and inf figures become null,
         values JSON has no type for become the nearest it has (numpy scalars numbers, bytes and
         dates text), and every reason is one line. A section that cannot be made is null, with a
         one-line note in ``notes`` saying why.

@@ -347,6 +347,7 @@ def _reduce_night(
     LOGGER.info("summary %s; report %s", summary, report)
     if not quiet:
         _print_summary(console, result, summary, report)
+        _print_warnings(console, result)
     # Even with --quiet: a product without a WCS or a zero point is not what was asked for.
     _print_degraded(console, result, strict=strict)
     if log.tracebacks:
@@ -379,6 +380,26 @@ def in_progress(count: int, workers: int) -> str:
         return ""
     running = min(count, max(workers, 1))
     return f"{running} in progress" + (f", {count - running} queued" if count > running else "")
+
+
+def _print_warnings(console: Console, result: NightResult) -> None:
+    """One line per header gain or read noise the night's photon transfer disagrees with, and one
+    per quality test that warned about frames (how many, the first one's reason)."""
+    from rich.text import Text
+
+    from lco_cli.quality import notes_of, verdict_of
+
+    lines = [line for record in result.photon_transfer for line in record.warnings]
+    warned: dict[str, list[str]] = {}
+    for frame in result.frames:
+        if verdict_of(frame) == "warn":
+            for note in notes_of(frame):
+                warned.setdefault(note.split(":", 1)[0], []).append(note)
+    for test, notes in warned.items():
+        plural = "s" if len(notes) != 1 else ""
+        lines.append(f"{len(notes)} frame{plural} warned by the {test} test (e.g. {notes[0]})")
+    for line in lines:
+        console.print(Text.assemble(("warning", "bold yellow"), f" {line}"), highlight=False, soft_wrap=True)
 
 
 def _print_degraded(console: Console, result: NightResult, *, strict: bool) -> None:
