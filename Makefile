@@ -41,6 +41,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/orientations.py
 	$(BIN)/python bench/real_data.py
 	$(BIN)/python bench/product_size.py
+	$(BIN)/python bench/depth.py
 	$(BIN)/python bench/photon_transfer.py
 	$(BIN)/python bench/quality_rates.py
 

@@ -35,6 +35,7 @@ from lco_instruments.geometry import Camera
 from lco_stages.bias import LEVEL_STAGE as BIAS_LEVEL
 from lco_stages.bias import STAGE as BIAS
 from lco_stages.cosmic import STAGE as COSMIC_RAYS
+from lco_stages.depth import STAGE as DEPTH
 from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.keywords import product_keywords
 from lco_stages.masters import Assessment, assess_frame
@@ -127,7 +128,8 @@ def figures_of(frame: Frame) -> dict[str, ParamValue]:
     dict
         Taken from its history (`FIGURES_BY_STAGE`): overscan, BIASLVL, FLATLVL, cosmic-ray
         pixels, sources, L1FWHM, L1ELLIP, L1MEDIAN, L1SIGMA, WCSERR, WCSRMS, WCSMATCH, L1ZP,
-        L1ZPERR, L1ZPNSTR (stars in the zero-point fit) and the reasons of failed steps; a later
+        L1ZPERR, L1ZPNSTR (stars in the zero-point fit), L1DEPTH (5-sigma limiting magnitude,
+        `lco_stages.depth`) and the reasons of failed steps; a later
         step of a stage replaces an earlier one's figures. Then the quality verdict, its reasons
         and each quality test's figure (`lco_cli.quality.quality_figures`).
     """
@@ -175,6 +177,13 @@ def _zero_point_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
     return figures
 
 
+def _depth_figures(d: Mapping[str, ParamValue]) -> dict[str, ParamValue]:
+    figures = {"L1DEPTH": d.get("L1DEPTH")}
+    if not d.get("succeeded"):
+        figures["L1DEPTH_reason"] = d.get("reason")
+    return figures
+
+
 #: The figures each stage's history entry gives (from its diagnostics), keyed by the stage's own
 #: declared name (its module's ``STAGE``), never by a string written here.
 FIGURES_BY_STAGE: Mapping[str, Callable[[Mapping[str, ParamValue]], dict[str, ParamValue]]] = {
@@ -186,6 +195,7 @@ FIGURES_BY_STAGE: Mapping[str, Callable[[Mapping[str, ParamValue]], dict[str, Pa
     SOURCES: _source_figures,
     ASTROMETRY: _wcs_figures,
     ZERO_POINT: _zero_point_figures,
+    DEPTH: _depth_figures,
 }
 
 

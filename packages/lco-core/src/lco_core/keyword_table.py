@@ -178,6 +178,11 @@ PRODUCT_KEYWORDS: tuple[KeywordSpec, ...] = (
     _spec("L1COLORU", "", "science", "calibrate_photometry", "Colour used for the colour term"),
     _spec("L1COLOR", "mag/mag", "science", "calibrate_photometry", "Colour term"),
     _spec("L1COLERR", "mag/mag", "science", "calibrate_photometry", "Error of the colour term"),
+    _spec(
+        "L1DEPTH", "mag", "science",
+        "measure_depth: S/N 5 in the zero point's aperture, noise from the ERR plane's sky pixels",
+        "5-sigma point-source limiting magnitude",
+    ),
     # Masters: what they were made of.
     _spec("ISMASTER", "", "master", "write_master", "Is this a master calibration frame"),
     _spec("OBSTYPE", "", "master", "the master's kind", "Observation type"),

@@ -23,6 +23,7 @@ from lco_stages.bpm import STAGE as BAD_PIXEL_MASK
 from lco_stages.crosstalk import STAGE as CROSSTALK
 from lco_stages.dark import RATE_STAGE
 from lco_stages.dark import STAGE as DARK
+from lco_stages.depth import STAGE as DEPTH
 from lco_stages.flat import NORMALISE_STAGE
 from lco_stages.flat import STAGE as FLAT
 from lco_stages.overscan import STAGE as OVERSCAN
@@ -213,6 +214,10 @@ def _zero_point_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
     return _photometry_cards(dict(step.diagnostics))
 
 
+def _depth_cards(step: ProcessingStep) -> Sequence[HeaderCard]:
+    return keyword_cards([("L1DEPTH", step.diagnostics.get("L1DEPTH", math.nan))])
+
+
 #: The header cards each stage's history entry gives, keyed by the stage's own declared name
 #: (its module's ``STAGE``), never by a string written here: a renamed stage keeps its cards.
 CARDS_BY_STAGE: Mapping[str, Callable[[ProcessingStep], Sequence[HeaderCard]]] = {
@@ -232,4 +237,5 @@ CARDS_BY_STAGE: Mapping[str, Callable[[ProcessingStep], Sequence[HeaderCard]]] =
     NORMALISE_STAGE: _flat_level_cards,
     SOURCES: _image_quality_cards,
     ZERO_POINT: _zero_point_cards,
+    DEPTH: _depth_cards,
 }

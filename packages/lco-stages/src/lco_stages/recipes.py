@@ -8,7 +8,7 @@
     sky flat:    amplifiers -> [bias level] -> BPM -> bias -> Poisson -> dark -> / FLATLVL -> stack
     science:     amplifiers -> [bias level] -> [pattern noise] -> BPM -> bias -> Poisson -> dark
                  -> flat -> cosmic rays -> sources -> astrometry -> [pointing]
-                 -> photometric calibration
+                 -> photometric calibration -> depth (L1DEPTH)
 
 [bracketed] stages are the quality tests (`lco_stages.quality`): they leave the pixels alone and
 record a verdict. The bad pixel mask is applied after trimming because it lives on the product's
@@ -33,6 +33,7 @@ from lco_stages.bpm import apply_bad_pixel_mask
 from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.crosstalk import correct_crosstalk
 from lco_stages.dark import divide_by_exposure_time, subtract_dark
+from lco_stages.depth import DepthSettings, measure_depth
 from lco_stages.flat import FlatLevelSettings, divide_flat, normalise_flat
 from lco_stages.gain import apply_gain
 from lco_stages.mosaic import assemble_amplifiers
@@ -286,7 +287,8 @@ def science_stages(
     settings : Settings
         The run's settings: each stage gets its own declaration's record (``cosmic.*``,
         ``sources.*``, ``astrometry.*`` (how far the astrometric solution is searched from the
-        header's pointing and orientation), ``photometry.*``, and the calibration stages').
+        header's pointing and orientation), ``photometry.*``, ``depth.*``, and the calibration
+        stages').
 
     Returns
     -------
@@ -311,6 +313,7 @@ def science_stages(
         calibrate_photometry(
             reference if reference is not None else ReferenceCatalog([], []), settings.of(PhotometrySettings)
         ),
+        measure_depth(settings.of(DepthSettings)),
     )
 
 
