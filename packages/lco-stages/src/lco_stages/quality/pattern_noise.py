@@ -64,6 +64,14 @@ class SpectralPeak:
     noise: float
 
 
+def _sampled_robust_std(values: npt.NDArray[np.float64]) -> float:
+    """Robust standard deviation of at most about a million of the values (evenly sampled)."""
+    if values.size == 0:
+        return 0.0
+    step = max(1, values.size // 1_000_000)
+    return float(robust_std(values[::step]))
+
+
 def _clean_rows(data: npt.NDArray[np.floating], bad: npt.NDArray[np.bool_]) -> npt.NDArray[np.float64]:
     """Rows minus their medians, bright or masked pixels (and their row neighbours) set to zero."""
     values = np.where(bad, np.nan, data.astype(np.float64))
@@ -72,7 +80,7 @@ def _clean_rows(data: npt.NDArray[np.floating], bad: npt.NDArray[np.bool_]) -> n
     rows = np.where(np.isfinite(rows), rows, 0.0)
     values = values - rows
     finite = np.isfinite(values)
-    sigma = robust_std(values[finite]) if finite.any() else 0.0
+    sigma = _sampled_robust_std(values[finite])
     clipped = ~finite | (np.abs(np.where(finite, values, 0.0)) > CLIP_NSIGMA * max(sigma, 1e-12))
     grown = ndimage.binary_dilation(clipped, structure=np.ones((1, 2 * CLIP_GROW + 1), dtype=bool))
     cleaned: npt.NDArray[np.float64] = np.where(grown, 0.0, values)
@@ -95,11 +103,18 @@ def spectral_peak(data: npt.NDArray[np.floating], bad: npt.NDArray[np.bool_]) ->
     SpectralPeak or None
         None for a region too small to have a spectrum (fewer than 16 columns or 8 rows).
     """
-    ny, nx = data.shape
+    if data.shape[1] < 16 or data.shape[0] < 8:
+        return None
+    return _peak(_clean_rows(data, bad))
+
+
+def _peak(cleaned: npt.NDArray[np.float64]) -> SpectralPeak | None:
+    """`spectral_peak` of rows already cleaned by `_clean_rows` (re-centred here)."""
+    ny, nx = cleaned.shape
     if nx < 16 or ny < 8:
         return None
-    rows = _clean_rows(data, bad)
-    noise = float(robust_std(rows[rows != 0])) if np.any(rows != 0) else 0.0
+    rows = cleaned - cleaned.mean(axis=1, keepdims=True)
+    noise = _sampled_robust_std(cleaned[cleaned != 0])
     # A Hann window keeps a sinusoid between two frequency bins within about three of them and
     # the rows' slow structure out of the high frequencies; normalised so white noise of
     # variance s^2 has a mean power s^2 in every bin.
@@ -124,13 +139,15 @@ def spectral_peak(data: npt.NDArray[np.floating], bad: npt.NDArray[np.bool_]) ->
     return SpectralPeak(float(snr[peak]), (peak + first) / nx, float(amplitude), noise)
 
 
-def _quadrants(frame: Frame) -> list[tuple[npt.NDArray[np.float32], npt.NDArray[np.bool_]]]:
+def _regions(shape: tuple[int, int]) -> list[tuple[slice, slice]]:
     """The whole frame and its four quadrants (a Sinistro's amplifiers)."""
-    ny, nx = frame.shape
+    ny, nx = shape
     my, mx = ny // 2, nx // 2
     whole = (slice(0, ny), slice(0, nx))
-    parts = [(ys, xs) for ys in (slice(0, my), slice(my, ny)) for xs in (slice(0, mx), slice(mx, nx))]
-    return [(frame.data[ys, xs], frame.mask[ys, xs] != 0) for ys, xs in (whole, *parts)]
+    return [
+        whole,
+        *((ys, xs) for ys in (slice(0, my), slice(my, ny)) for xs in (slice(0, mx), slice(mx, nx))),
+    ]
 
 
 def check_pattern_noise(settings: QualitySettings = QUALITY_DEFAULTS) -> Stage:
@@ -161,7 +178,14 @@ def check_pattern_noise(settings: QualitySettings = QUALITY_DEFAULTS) -> Stage:
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
-        peaks = [p for p in (spectral_peak(d, b) for d, b in _quadrants(frame)) if p is not None]
+        # Each quadrant cleaned on its own (an amplifier's level may differ from its neighbour's),
+        # the whole frame made of the cleaned quadrants: every pixel is cleaned once.
+        regions = _regions(frame.shape)
+        cleaned = np.zeros(frame.shape)
+        for ys, xs in regions[1:]:
+            if frame.data[ys, xs].size:
+                cleaned[ys, xs] = _clean_rows(frame.data[ys, xs], frame.mask[ys, xs] != 0)
+        peaks = [p for p in (_peak(cleaned[ys, xs]) for ys, xs in regions) if p is not None]
         limit = settings.pattern_noise_snr
         if not peaks:
             result = QualityResult(
