@@ -24,6 +24,8 @@ from helpers import load, masters_of
 from lco_cli.catalogs import read_reference_file
 from lco_core import ObsType
 from lco_core.io import read_raw
+from lco_instruments.bias_levels import BIAS_LEVEL_WINDOWS
+from lco_instruments.families import CameraFamily
 from lco_instruments.simulate import Exposure, make_field, sbig, simulate_frame, simulate_night, sinistro
 from lco_instruments.simulate.frames import FrameDefects, SimulatedFrame, camera_signatures
 from lco_stages.quality import Verdict, quality_results
@@ -160,3 +162,11 @@ def test_the_pointing_test_rejects_a_frame_solved_400_arcsec_from_its_header(tmp
     )
     assert pointing.value == pytest.approx(expected, abs=1.0)
     assert {r.verdict for t, r in results.items() if t != "pointing"} == {Verdict.PASS}
+
+
+def test_the_simulated_cameras_bias_levels_lie_in_their_family_windows() -> None:
+    for sim in (sinistro(amp_size=64), sinistro(amp_size=64, mode="central_2k_2x2"), sbig(size=128)):
+        window = BIAS_LEVEL_WINDOWS[sim.family]
+        levels = sim.overscan_levels if sim.family is CameraFamily.SINISTRO else (sim.pedestal,)
+        for level in levels:  # the frames' own levels scatter by 2 ADU about these
+            assert window.low + 10 <= level <= window.high - 10
