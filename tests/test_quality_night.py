@@ -68,6 +68,12 @@ def _records(summary: dict[str, object]) -> dict[str, dict[str, object]]:
     return {Path(str(f["file"])).name: f for f in frames}
 
 
+def _figures(record: dict[str, object]) -> dict[str, object]:
+    figures = record["figures"]
+    assert isinstance(figures, dict)
+    return figures
+
+
 def test_the_flooded_flat_stays_out_of_the_master(
     defective_night: tuple[Night, Path, Path, dict[str, object]],
 ) -> None:
@@ -114,7 +120,7 @@ def test_the_clean_frames_pass_and_the_night_lists_the_rejected(
     records = _records(summary)
     clean = {name: r for name, r in records.items() if name not in (flat.name, science.name)}
     assert len(clean) == 3 + 3 + 3 + 1
-    verdicts = {name: r["figures"].get("quality") for name, r in clean.items()}  # type: ignore[union-attr]
+    verdicts = {name: _figures(record).get("quality") for name, record in clean.items()}
     assert set(verdicts.values()) == {"pass"}, verdicts
     quality = summary["quality"]
     assert isinstance(quality, dict)
