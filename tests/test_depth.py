@@ -52,7 +52,7 @@ from lco_instruments.simulate import (
 from lco_instruments.simulate.cameras import SimCamera
 from lco_instruments.simulate.frames import true_wcs
 from lco_instruments.simulate.scene import StarCatalog, project_stars
-from lco_stages.depth import STAGE, DepthSettings, limiting_aperture_flux, measure_depth
+from lco_stages.depth import STAGE, limiting_aperture_flux, measure_depth
 from lco_stages.keywords import product_keywords
 from lco_stages.recipes import Calibrations, science_recipe
 from lco_stages.sources import STAGE as SOURCES
@@ -342,16 +342,18 @@ def test_the_limit_has_the_signal_to_noise_asked_for(noise: float, area: float, 
     assert flux / math.sqrt(flux + area * noise**2) == pytest.approx(nsigma, rel=1e-9)
 
 
-def test_a_deeper_setting_is_applied_and_recorded() -> None:
+def test_another_nsigma_is_applied_and_recorded() -> None:
     frame = _frame(_fitted("fluxaper3", 1.25))
     five = measure_depth()(frame).history[-1]
-    three = measure_depth(DepthSettings(nsigma=3.0))(frame).history[-1]
+    three = measure_depth(nsigma=3.0)(frame).history[-1]
     assert five.parameters["nsigma"] == 5.0
     assert three.parameters["nsigma"] == 3.0
     fainter = three.diagnostics["L1DEPTH"]
     assert isinstance(fainter, float)
     # by hand: F_ap = (9 + sqrt(81 + 36 A sigma^2)) / 2 = 164.0843 e- with A = 9 pi
     assert fainter == pytest.approx(25 - 2.5 * math.log10(1.25 * 164.08431 / EXPTIME), abs=1e-5)
+    with pytest.raises(ValueError, match="nsigma"):
+        measure_depth(nsigma=0.0)
 
 
 def test_sky_noise_leaves_out_sources_and_masked_pixels() -> None:

@@ -73,7 +73,7 @@ def test_every_stage_declares_its_parameters_once_with_meaning_and_range() -> No
     # The stages a user steers, in the order they run.
     assert sections == [
         "quality", "overscan", "photon_transfer", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources",
-        "astrometry", "photometry", "depth",
+        "astrometry", "photometry",
     ]  # fmt: skip
     for declaration in DECLARATIONS:
         assert declaration.stage

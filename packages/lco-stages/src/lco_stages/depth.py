@@ -19,16 +19,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
-from typing import ClassVar
 
 import attrs
 import numpy as np
 import sep
 
 from lco_core.frame import Frame
-from lco_core.parameters import StageSettings, documented, parameter
 from lco_core.pipeline import Stage
-from lco_core.provenance import ParamValue
+from lco_core.provenance import ParamValue, ProcessingStep
 from lco_stages._checks import require_assembled
 from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
 from lco_stages.sources import APERTURE_DIAMETERS
@@ -36,11 +34,10 @@ from lco_stages.sources import STAGE as SOURCES
 from lco_stages.zeropoint import STAGE as ZERO_POINT
 
 __all__ = [
-    "DEPTH_DEFAULTS",
+    "NSIGMA",
     "SOURCE_CLEARANCE",
     "STAGE",
     "Depth",
-    "DepthSettings",
     "frame_depth",
     "limiting_aperture_flux",
     "measure_depth",
@@ -48,26 +45,15 @@ __all__ = [
 ]
 
 STAGE = "measure_depth"
-#: Pixels within this many Kron radii (scaled as the CAT's Kron aperture, at least 2 FWHM) of a
-#: catalogued source are no sky pixels for the noise: a star's own shot noise raises the ERR there.
+#: Pixels within this many times a catalogued source's Kron aperture (its 2.5 Kron-radius
+#: ellipse, never smaller than a circle of 2 FWHM radius) are no sky pixels for the noise: the
+#: source's own shot noise raises the ERR there.
 SOURCE_CLEARANCE = 1.5
 
 
-@documented
-@attrs.frozen
-class DepthSettings(StageSettings):
-    """measure_depth: the point-source limiting magnitude (L1DEPTH) of a science frame."""
-
-    section: ClassVar[str] = "depth"
-    stage: ClassVar[str] = STAGE
-
-    nsigma: float = parameter(
-        5.0, "signal-to-noise of a source at the limit, in the zero point's aperture", unit="sigma", above=0.0
-    )
-
-
-#: Every depth setting at its default.
-DEPTH_DEFAULTS = DepthSettings()
+#: Signal-to-noise of a source at the limit: L1DEPTH is a 5-sigma limit by name (its card says so),
+#: so it is no run setting.
+NSIGMA = 5.0
 
 
 @attrs.frozen
@@ -188,12 +174,15 @@ def sky_noise(frame: Frame) -> float:
     catalog = frame.sources
     if catalog is not None and len(catalog):
         covered = np.zeros(sky.shape, dtype=np.bool_)
-        a = np.asarray(catalog["a"], dtype=np.float64)
-        b = np.asarray(catalog["b"], dtype=np.float64)
+        # sep gives every extracted source positive axes; a floor keeps a degenerate row finite
+        a = np.maximum(np.nan_to_num(np.asarray(catalog["a"], dtype=np.float64)), 0.1)
+        b = np.maximum(np.nan_to_num(np.asarray(catalog["b"], dtype=np.float64)), 0.1)
         kron = np.asarray(catalog["kronrad"], dtype=np.float64)
         psf = _psf(frame)
-        floor = 2.0 * (psf.fwhm if psf is not None else float(np.nanmedian(catalog["fwhm"])))
-        floor = floor if math.isfinite(floor) else 6.0
+        widths = np.asarray(catalog["fwhm"], dtype=np.float64)
+        widths = widths[np.isfinite(widths) & (widths > 0)]
+        fwhm = psf.fwhm if psf is not None else float(np.median(widths)) if widths.size else 3.0
+        floor = 2.0 * fwhm
         # sep's Kron aperture is 2.5 kronrad (a, b); it is stretched to at least the floor circle.
         scale = np.maximum(2.5 * np.where(np.isfinite(kron), kron, 2.5), floor / np.sqrt(a * b))
         sep.mask_ellipse(
@@ -253,7 +242,7 @@ def _aperture(frame: Frame, zero_point: Mapping[str, ParamValue]) -> tuple[str, 
     return f"fluxaper{diameter_px}", radius, 1.0 / psf.enclosed_fraction(radius), "PSF model"
 
 
-def frame_depth(frame: Frame, *, nsigma: float = 5.0) -> Depth:
+def frame_depth(frame: Frame, *, nsigma: float = NSIGMA) -> Depth:
     """The limiting magnitude of a frame after `~lco_stages.zeropoint.calibrate_photometry`.
 
     See the module's description for the definition.
@@ -300,7 +289,7 @@ def frame_depth(frame: Frame, *, nsigma: float = 5.0) -> Depth:
     return Depth(magnitude, flux, aperture_flux, noise, column, radius, area, correction, origin, reason)
 
 
-def measure_depth(settings: DepthSettings = DEPTH_DEFAULTS) -> Stage:
+def measure_depth(*, nsigma: float = NSIGMA) -> Stage:
     """The frame's 5-sigma point-source limiting magnitude, L1DEPTH (see `frame_depth`).
 
     Runs after `~lco_stages.zeropoint.calibrate_photometry`. A frame without a zero point or
@@ -308,23 +297,29 @@ def measure_depth(settings: DepthSettings = DEPTH_DEFAULTS) -> Stage:
 
     Parameters
     ----------
-    settings : DepthSettings
-        ``nsigma``: the signal-to-noise of a source at the limit (the ``depth.*`` settings).
+    nsigma : float
+        The signal-to-noise of a source at the limit. The recipes use `NSIGMA` (5): the
+        L1DEPTH card is a 5-sigma limit by its table entry; another value is for studies only.
 
     Returns
     -------
     Stage
-        Appends a step with `Depth.diagnostics`; the pixels are unchanged.
+        Appends a step with ``nsigma`` as its parameter and `Depth.diagnostics`; the pixels are
+        unchanged.
 
     Raises
     ------
+    ValueError
+        ``nsigma <= 0`` (when the stage is built).
     StageError
         When run on a frame that is not assembled.
     """
+    if not nsigma > 0:
+        raise ValueError(f"nsigma must be positive, got {nsigma}")
 
     def stage(frame: Frame) -> Frame:
         require_assembled(frame, STAGE)
-        depth = frame_depth(frame, nsigma=settings.nsigma)
-        return frame.with_step(settings.step(depth.diagnostics()))
+        depth = frame_depth(frame, nsigma=nsigma)
+        return frame.with_step(ProcessingStep(STAGE, {"nsigma": nsigma}, depth.diagnostics()))
 
     return stage

@@ -33,7 +33,7 @@ from lco_stages.bpm import apply_bad_pixel_mask
 from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.crosstalk import correct_crosstalk
 from lco_stages.dark import divide_by_exposure_time, subtract_dark
-from lco_stages.depth import DepthSettings, measure_depth
+from lco_stages.depth import measure_depth
 from lco_stages.flat import FlatLevelSettings, divide_flat, normalise_flat
 from lco_stages.gain import apply_gain
 from lco_stages.mosaic import assemble_amplifiers
@@ -287,8 +287,7 @@ def science_stages(
     settings : Settings
         The run's settings: each stage gets its own declaration's record (``cosmic.*``,
         ``sources.*``, ``astrometry.*`` (how far the astrometric solution is searched from the
-        header's pointing and orientation), ``photometry.*``, ``depth.*``, and the calibration
-        stages').
+        header's pointing and orientation), ``photometry.*``, and the calibration stages').
 
     Returns
     -------
@@ -313,7 +312,7 @@ def science_stages(
         calibrate_photometry(
             reference if reference is not None else ReferenceCatalog([], []), settings.of(PhotometrySettings)
         ),
-        measure_depth(settings.of(DepthSettings)),
+        measure_depth(),
     )
 
 

@@ -11,7 +11,6 @@ from lco_core.parameters import Settings, StageSettings
 from lco_stages.bias import BiasLevelSettings
 from lco_stages.bpm import BadPixelSettings
 from lco_stages.cosmic import CosmicRaySettings
-from lco_stages.depth import DepthSettings
 from lco_stages.flat import FlatLevelSettings
 from lco_stages.masters import StackSettings
 from lco_stages.overscan import OverscanSettings
@@ -36,7 +35,6 @@ DECLARATIONS: tuple[type[StageSettings], ...] = (
     SourceSettings,
     AstrometrySearch,
     PhotometrySettings,
-    DepthSettings,
 )
 
 #: Every setting at its default: the base that a configuration file and ``-p`` change.
