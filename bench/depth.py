@@ -6,8 +6,8 @@ Stars are injected through the simulator (tests/test_depth.py, `inject_and_recov
 the field's catalogue, rendered by the simulator's own Moffat code at its own seeing with every
 noise and defect, written as raw files and reduced by the science recipe with masters made as
 the pipeline makes them; their magnitudes are on the simulator's true zero point. A star is
-recovered when a catalogue source lies within 1 pixel of it with S/N >= 5 in the card's
-aperture. Per condition it prints the card (mean over frames), the 50% magnitude of a logistic
+recovered when a catalogue source lies within max(1 pixel, FWHM/2) of it with S/N >= 5 in the
+card's aperture. Per condition it prints the card (mean over frames), the 50% magnitude of a logistic
 fitted to recovery (and to detection alone), their difference, the zero point's error against
 the truth, and the pull of the bright injected stars' fluxes, ``(flux - true) / error`` in the
 card's photometry: its median says whether the aperture correction and zero point put them

@@ -8,7 +8,7 @@ Three truths, none taken from the code under test:
   by its own Moffat code at its own seeing, with Poisson noise, flat, dark, bias, read noise and
   cosmic rays, written as raw files and reduced by the science recipe), their magnitudes on the
   simulator's true zero point. A star is recovered when a catalogue source lies within 1 pixel
-  of it with S/N >= 5 in the card's photometry (``fluxaperD / fluxerrD``, D the card's
+  (half a FWHM for wide stars) of it with S/N >= 5 in the card's photometry (``fluxaperD / fluxerrD``, D the card's
   aperture); the magnitude at which half are recovered is within 0.15 mag of the card, under
   two skies and seeings;
 - the card in the product of a small simulated night, and the figure in its summary.json.

@@ -1,8 +1,8 @@
 """measure_depth: the 5-sigma point-source limiting magnitude of a science frame (L1DEPTH).
 
-The depth is the limit of the photometry the zero point is fitted with (`calibration_flux` of
-`lco_stages.zeropoint`): the flux in the fixed aperture of diameter closest to 2 FWHM, times
-the aperture correction L1ZP was fitted with. A point source of ``F`` electrons in total puts
+The depth is the limit of the photometry the zero point is fitted with
+(`lco_stages.zeropoint.calibration_flux`): the flux in the fixed aperture of diameter closest to
+2 FWHM, times the aperture correction L1ZP was fitted with. A point source of ``F`` electrons in total puts
 ``F_ap = F / c`` in that aperture (``c`` the aperture correction) and is measured there with the
 noise ``sqrt(F_ap + A sigma^2)``: its own shot noise plus ``A`` pixels of noise ``sigma`` each,
 ``sigma`` the typical ERR of the frame's sky pixels (sky, dark current, read noise and the
