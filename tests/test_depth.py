@@ -8,9 +8,9 @@ Three truths, none taken from the code under test:
   by its own Moffat code at its own seeing, with Poisson noise, flat, dark, bias, read noise and
   cosmic rays, written as raw files and reduced by the science recipe), their magnitudes on the
   simulator's true zero point. A star is recovered when a catalogue source lies within 1 pixel
-  (half a FWHM for wide stars) of it with S/N >= 5 in the card's photometry (``fluxaperD / fluxerrD``, D the card's
-  aperture); the magnitude at which half are recovered is within 0.15 mag of the card, under
-  two skies and seeings;
+  (half a FWHM for wide stars) of it with S/N >= 5 in the card's photometry
+  (``fluxaperD / fluxerrD``, D the card's aperture); the magnitude at which half are recovered
+  is within 0.15 mag of the card, under two skies and seeings;
 - the card in the product of a small simulated night, and the figure in its summary.json.
 """
 
@@ -40,6 +40,7 @@ from lco_core.meta import FrameMeta
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_core.section import Binning
 from lco_core.sources import SourceCatalog
+from lco_core.testing.strategies import frames
 from lco_instruments.simulate import (
     Exposure,
     Night,
@@ -398,6 +399,36 @@ def test_no_fitted_psf_and_no_aperture_correction_gives_no_depth() -> None:
     assert depth["succeeded"] is False
     assert "no PSF" in str(depth["reason"])
     assert math.isnan(float(str(depth["L1DEPTH"])))
+
+
+@given(
+    frame=frames(max_side=24),
+    zero_point=st.sampled_from([None, "fitted", "failed"]),
+    psf_stars=st.integers(0, 20),
+)
+def test_any_frame_gets_one_step_and_unchanged_pixels(
+    frame: Frame, zero_point: str | None, psf_stars: int
+) -> None:
+    """Whatever the pixels, mask and ERR (zeros, all masked, huge), the stage adds one step, says
+    why when it has no magnitude, and changes nothing else."""
+    steps = {
+        None: (),
+        "fitted": (_fitted("fluxaper3", 1.25),),
+        "failed": (
+            ProcessingStep(ZERO_POINT, {}, {"succeeded": False, "reason": "no astrometric solution"}),
+        ),
+    }[zero_point]
+    detect = _frame(None, psf_stars=psf_stars).history
+    given_frame = attrs.evolve(frame, history=(*detect, *steps))
+    result = measure_depth()(given_frame)
+    assert result.history[:-1] == given_frame.history
+    assert np.array_equal(result.data, frame.data, equal_nan=True)
+    assert np.array_equal(result.mask, frame.mask)
+    depth = result.history[-1].diagnostics
+    magnitude = depth["L1DEPTH"]
+    assert isinstance(magnitude, float)
+    assert math.isfinite(magnitude) == (depth["succeeded"] is True)
+    assert bool(depth["reason"]) != math.isfinite(magnitude)
 
 
 def test_the_card_comes_from_the_keyword_table() -> None:
