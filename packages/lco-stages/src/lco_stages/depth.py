@@ -2,9 +2,9 @@
 
 The depth is the limit of the photometry the zero point is fitted with
 (`lco_stages.zeropoint.calibration_flux`): the flux in the fixed aperture of diameter closest to
-2 FWHM, times the aperture correction L1ZP was fitted with. A point source of ``F`` electrons in total puts
-``F_ap = F / c`` in that aperture (``c`` the aperture correction) and is measured there with the
-noise ``sqrt(F_ap + A sigma^2)``: its own shot noise plus ``A`` pixels of noise ``sigma`` each,
+2 FWHM, times the aperture correction L1ZP was fitted with. A point source of ``F`` electrons in
+total puts ``F_ap = F / c`` in that aperture (``c`` the aperture correction) and is measured there
+with the noise ``sqrt(F_ap + A sigma^2)``: its own shot noise plus ``A`` pixels of noise ``sigma`` each,
 ``sigma`` the typical ERR of the frame's sky pixels (sky, dark current, read noise and the
 masters' noise, electrons). It is at the limit when ``F_ap / noise = n`` (``n = 5``)::
 
@@ -279,7 +279,9 @@ def frame_depth(frame: Frame, *, nsigma: float = NSIGMA) -> Depth:
     reason = ""
     if zero_point is None:
         reason = "no zero point: photometric calibration did not run"
-    elif not (zero_point.diagnostics.get("succeeded") is True and isinstance(level, float)):
+    elif not (
+        zero_point.diagnostics.get("succeeded") is True and isinstance(level, float) and math.isfinite(level)
+    ):
         reason = f"no zero point: {zero_point.diagnostics.get('reason') or 'not fitted'}"
     elif not exptime > 0:
         reason = "no exposure time"
