@@ -186,6 +186,11 @@ class Exposure:
         pixels keep the true gain. 1.0: the header is right.
     defects : FrameDefects
         Faults to inject (periodic noise, a stuck readout, a shifted level, a saturated region).
+    rotation_deg : float
+        True rotation of the field on the sky for this exposure, degrees (on top of the camera's
+        mounting; a sequence's derotator or re-acquisition). 0: none.
+    seeing_arcsec : float or None
+        This exposure's seeing FWHM, arcsec; None: the field's.
     """
 
     obstype: ObsType
@@ -202,6 +207,8 @@ class Exposure:
     object_name: str = "simulated field"
     header_gain_factor: float = 1.0  # GAIN cards = true gain x factor; pixels keep the true gain
     defects: FrameDefects = NO_DEFECTS
+    rotation_deg: float = 0.0  # on top of the mounting's
+    seeing_arcsec: float | None = None  # None: the field's
 
 
 @attrs.frozen(eq=False)
@@ -319,7 +326,7 @@ def _day_obs(moment: dt.datetime) -> dt.date:
 def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
     """The true TAN WCS of an exposure's mosaic: the field centre moved by the dither.
 
-    CRPIX is the mosaic centre and CD ``sim.mounting.true_cd(sim.pixel_scale)``.
+    CRPIX is the mosaic centre and CD ``R(exposure.rotation_deg) @ sim.mounting.true_cd(sim.pixel_scale)``.
 
     Parameters
     ----------
@@ -337,7 +344,10 @@ def true_wcs(sim: SimCamera, field: Field, exposure: Exposure) -> WCS:
     dx, dy = exposure.dither_arcsec
     dec = field.center_dec + dy / 3600.0
     ra = field.center_ra + dx / 3600.0 / np.cos(np.radians(dec))
-    return tan_wcs_with_cd(ra, dec, shape=sim.mosaic_shape, cd=sim.mounting.true_cd(sim.pixel_scale))
+    angle = np.radians(exposure.rotation_deg)
+    rotation = np.array([[np.cos(angle), -np.sin(angle)], [np.sin(angle), np.cos(angle)]])
+    cd = rotation @ sim.mounting.true_cd(sim.pixel_scale)
+    return tan_wcs_with_cd(ra, dec, shape=sim.mosaic_shape, cd=cd)
 
 
 def header_wcs_of(sim: SimCamera, wcs: WCS, error_arcsec: tuple[float, float]) -> WCS:
@@ -372,7 +382,8 @@ def _light(
 ) -> tuple[npt.NDArray[np.float64], float, StarField, float]:
     """Expected light on the detector before the flat response, e- (image, sky, stars, fwhm)."""
     shape = sim.mosaic_shape
-    fwhm = field.seeing_arcsec / sim.pixel_scale
+    seeing = field.seeing_arcsec if exposure.seeing_arcsec is None else exposure.seeing_arcsec
+    fwhm = seeing / sim.pixel_scale
     empty = project_stars(field.catalog, wcs, shape, zero_point=0.0, exptime=0.0)
     if exposure.obstype in (ObsType.BIAS, ObsType.DARK) or exposure.exptime == 0:
         return np.zeros(shape), 0.0, empty, fwhm
