@@ -42,6 +42,7 @@ from lco_instruments.simulate import Night, make_field, simulate_night
 from lco_instruments.simulate.cameras import sbig
 from lco_instruments.simulate.cosmics import cosmic_rays
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
+from lco_stages.coadd import CoaddSettings, coadd, frame_source
 from lco_stages.cosmic import CosmicRaySettings, mask_cosmic_rays
 from lco_stages.masters import StackSettings, make_master_bias, make_master_dark, make_master_flat
 from lco_stages.overscan import OverscanSettings
@@ -73,7 +74,7 @@ def test_every_stage_declares_its_parameters_once_with_meaning_and_range() -> No
     # The stages a user steers, in the order they run.
     assert sections == [
         "quality", "overscan", "photon_transfer", "bias", "flat", "qc", "stack", "bpm", "cosmic", "sources",
-        "astrometry", "photometry",
+        "astrometry", "photometry", "coadd",
     ]  # fmt: skip
     for declaration in DECLARATIONS:
         assert declaration.stage
@@ -318,6 +319,7 @@ def _histories(night: Night, settings: Settings) -> Iterator[tuple[str, tuple[Pr
     for master in (bias, dark, flat):
         yield master.filename, master.frame.history
     yield frame.meta.filename, reduced.history
+    yield "coadd", coadd([frame_source(reduced)], settings=settings.of(CoaddSettings)).history
     (b1, _), (b2, _), (f1, camera), (f2, _) = (
         load(path) for path in (*night.paths_of(ObsType.BIAS)[:2], *night.paths_of(ObsType.SKYFLAT)[:2])
     )

@@ -10,6 +10,7 @@ from __future__ import annotations
 from lco_core.parameters import Settings, StageSettings
 from lco_stages.bias import BiasLevelSettings
 from lco_stages.bpm import BadPixelSettings
+from lco_stages.coadd.settings import CoaddSettings
 from lco_stages.cosmic import CosmicRaySettings
 from lco_stages.flat import FlatLevelSettings
 from lco_stages.masters import StackSettings
@@ -35,6 +36,7 @@ DECLARATIONS: tuple[type[StageSettings], ...] = (
     SourceSettings,
     AstrometrySearch,
     PhotometrySettings,
+    CoaddSettings,
 )
 
 #: Every setting at its default: the base that a configuration file and ``-p`` change.
