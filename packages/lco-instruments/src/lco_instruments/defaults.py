@@ -2,7 +2,9 @@
 
 Values in ADU are as a raw frame records them; electrons follow from the gain. Sources: LCO
 headers of real frames (shared/data/real) and LCO's published camera descriptions; each value a
-frame uses from here is named in that frame's provenance as "default".
+frame uses from here is named in that frame's provenance as "default". Per-camera crosstalk,
+per-class saturation and section fixes, each with its source, are in
+`lco_instruments.camera_facts`.
 """
 
 from __future__ import annotations
@@ -11,15 +13,17 @@ import attrs
 
 from lco_core.section import Binning
 from lco_instruments.families import CameraFamily
-from lco_instruments.geometry import CrosstalkMatrix
 
 
 @attrs.frozen
 class FamilyDefaults:
-    """Typical values of a camera family.
+    """Typical values of a camera family, the last resort after the header and the camera's facts.
 
     ``gain`` is None where cameras of the family differ too much for a family-wide value to be
     honest: a frame of such a camera without GAIN is an error unless `CAMERA_GAINS` knows it.
+    Saturation is first taken from the camera class's fact
+    (`lco_instruments.camera_facts.SATURATION_FACTS`, unbinned electrons converted per frame);
+    ``saturation`` here is used only for a camera no class covers.
 
     Attributes
     ----------
@@ -33,6 +37,8 @@ class FamilyDefaults:
         Saturation level, ADU.
     gain : float or None
         Gain, electrons per ADU.
+    source : str
+        Where the values come from.
     """
 
     family: CameraFamily
@@ -40,38 +46,38 @@ class FamilyDefaults:
     read_noise: float  # electrons
     saturation: float  # ADU
     gain: float | None = None  # electrons / ADU
+    source: str = ""
 
 
-#: Typical values of each camera family (used only where a header gives none).
+#: Typical values of each camera family (used only where a header and the camera's facts give none).
 FAMILY_DEFAULTS: dict[CameraFamily, FamilyDefaults] = {
-    # 2015 Sinistro frames with SATURATE = 0 were given 47500 ADU by LCO's pipeline.
     CameraFamily.SINISTRO: FamilyDefaults(
-        CameraFamily.SINISTRO, amplifiers=4, read_noise=7.5, saturation=47500.0
+        CameraFamily.SINISTRO, amplifiers=4, read_noise=7.5, saturation=47500.0,
+        source="2015 Sinistro frames with SATURATE = 0 were given 47500 ADU by LCO's pipeline "
+        "(LCOGT/banzai banzai/lco.py); read noise a typical value (RDNOISE 7.0 on the real fa05, "
+        "14.8-14.9 on the 2015 fl08/fl10)",
     ),
-    # 1 m SBIG STX-16803: 46000 ADU at gain ~1.4 (headers of kb70, kb78).
-    CameraFamily.SBIG: FamilyDefaults(CameraFamily.SBIG, amplifiers=1, read_noise=13.5, saturation=46000.0),
-    # Spectral: 16-bit converter limit; full well exceeds it at the usual gains.
+    CameraFamily.SBIG: FamilyDefaults(
+        CameraFamily.SBIG, amplifiers=1, read_noise=13.5, saturation=46000.0,
+        source="1 m SBIG STX-16803 headers (kb70, kb78 in shared/data/real): SATURATE 46000 at gain 1.4, "
+        "RDNOISE 13.5",
+    ),
     CameraFamily.SPECTRAL: FamilyDefaults(
-        CameraFamily.SPECTRAL, amplifiers=1, read_noise=9.0, saturation=65000.0
+        CameraFamily.SPECTRAL, amplifiers=1, read_noise=9.0, saturation=65000.0,
+        source="16-bit converter limit (full well exceeds it at the usual gains); read noise a typical value",
     ),
     CameraFamily.QHY600: FamilyDefaults(
-        CameraFamily.QHY600, amplifiers=1, read_noise=3.5, saturation=65000.0
+        CameraFamily.QHY600, amplifiers=1, read_noise=3.5, saturation=65000.0,
+        source="16-bit converter limit; read noise a typical value for a CMOS readout (not measured here)",
     ),
     CameraFamily.MUSCAT: FamilyDefaults(
-        CameraFamily.MUSCAT, amplifiers=1, read_noise=9.0, saturation=65000.0
+        CameraFamily.MUSCAT, amplifiers=1, read_noise=9.0, saturation=65000.0,
+        source="16-bit converter limit; read noise a typical value",
     ),
-}
+}  # fmt: skip
 
 #: Cameras whose gain is known where a frame lacks GAIN (electrons/ADU, per amplifier).
 CAMERA_GAINS: dict[str, tuple[float, ...]] = {}
-
-#: Crosstalk coefficients per camera, ``[i][j]`` = fraction of amplifier i+1's signal that
-#: appears in amplifier j+1 (LCO's CRSTLK{i}{j}). LCO measured fl10/fa10 to have none.
-CAMERA_CROSSTALK: dict[str, CrosstalkMatrix] = {
-    "fl10": ((0.0,) * 4,) * 4,
-    "fa10": ((0.0,) * 4,) * 4,
-}
-
 
 #: Dark-current temperature coefficients (DRKTCOEF, 1/K) where known: a dark scales by
 #: exp(DRKTCOEF x (T_frame - T_master)). Thermoelectrically cooled SBIGs drift by tenths of a

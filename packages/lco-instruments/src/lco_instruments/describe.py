@@ -15,16 +15,27 @@ from lco_core.io.meta import parse_gain
 from lco_core.provenance import ProcessingStep
 from lco_core.raw import RawFile, SectionKeywords
 from lco_core.section import Binning, Section, check_detector_span
+from lco_instruments.camera_facts import (
+    CROSSTALK_FACTS,
+    RAW_FULL_SCALE,
+    aperture_class,
+    saturation_adu,
+    saturation_fact,
+)
 from lco_instruments.defaults import (
-    CAMERA_CROSSTALK,
     CAMERA_DARK_COEFFICIENTS,
     CAMERA_GAINS,
     FAMILY_DEFAULTS,
     allowed_binnings,
 )
 from lco_instruments.families import CameraFamily, family_of
-from lco_instruments.geometry import AmplifierGeometry, Camera, CrosstalkMatrix
-from lco_instruments.legacy import LEGACY_CUBE_FIX, PARTIAL_CUBE_FIX, legacy_sinistro_sections
+from lco_instruments.geometry import AmplifierGeometry, AppliedFact, Camera, CrosstalkMatrix
+from lco_instruments.legacy import (
+    LEGACY_CUBE_FIX,
+    PARTIAL_CUBE_FIX,
+    legacy_sinistro_sections,
+    section_fix_for,
+)
 
 _CROSSTALK_KEY = re.compile(r"^CRSTLK(\d)(\d)$")
 
@@ -78,6 +89,10 @@ class _Resolver:
         self.defaults = FAMILY_DEFAULTS[self.family]
         self.provenance: list[str] = []
         self.fixes: list[str] = []
+        self.facts: list[AppliedFact] = []
+        self.saturation_levels: list[str] = []  # per amplifier, from the camera class's fact
+        self.saturation_source = ""
+        self.trim_fix: tuple[Section, str] | None = None  # TRIMSEC of a section fix, and its name
 
     def note(self, line: str) -> None:
         if line not in self.provenance:
@@ -119,15 +134,14 @@ class _Resolver:
         self.note(f"RDNOISE: {self.family.value} family default")
         return self.defaults.read_noise
 
-    def saturation(self, readout: _Readout) -> tuple[float, float]:
+    def saturation(self, readout: _Readout, gain: float) -> tuple[float, float]:
         saturation = _positive_number(readout.header, "SATURATE") or _positive_number(
             self.raw.primary, "SATURATE"
         )
-        if saturation is None:
-            saturation = self.defaults.saturation
-            self.note(f"SATURATE: {self.family.value} family default")
-        else:
+        if saturation is not None:
             self.note("SATURATE: header")
+        else:
+            saturation = self.default_saturation(readout.index, gain)
         maxlin = _positive_number(readout.header, "MAXLIN") or _positive_number(self.raw.primary, "MAXLIN")
         if maxlin is None or maxlin > saturation:
             maxlin = saturation
@@ -135,6 +149,34 @@ class _Resolver:
         else:
             self.note("MAXLIN: header")
         return saturation, maxlin
+
+    def default_saturation(self, amplifier: int, gain: float) -> float:
+        """The camera class's saturation (unbinned electrons, converted), else the family's."""
+        telescope_id = self.raw.primary.get("TELID")
+        aperture = aperture_class(
+            self.meta.telescope, telescope_id if isinstance(telescope_id, str) else None
+        )
+        fact = saturation_fact(self.family, aperture)
+        if fact is None:
+            self.note(f"SATURATE: {self.family.value} family default ({self.defaults.source})")
+            return self.defaults.saturation
+        level, capped = saturation_adu(fact, self.meta.binning, gain)
+        binning = self.meta.binning
+        how = f"{fact.electrons:g} e- x {binning.x * binning.y} binned pixels / gain {gain:g}" + (
+            f" = {fact.adu(binning, gain):.0f} ADU, above a 16-bit readout: {RAW_FULL_SCALE:g}"
+            if capped
+            else ""
+        )
+        self.note(f"SATURATE: {fact.name} default, {how} ({fact.source})")
+        self.saturation_levels.append(f"amplifier {amplifier} {level:.0f} ADU ({how})")
+        self.saturation_source = f"{fact.name}: {fact.source}"
+        return level
+
+    def saturation_fact(self) -> None:
+        if self.saturation_levels:
+            self.facts.append(
+                AppliedFact("SATURATE", "; ".join(self.saturation_levels), self.saturation_source)
+            )
 
     # -- sections --------------------------------------------------------------------------
     def sections(self, readout: _Readout, legacy: bool) -> tuple[Section, Section | None, Section]:
@@ -150,7 +192,25 @@ class _Resolver:
             )
             return fixed.data, fixed.bias, fixed.detector
         data = readout.sections.data
-        if data is None:
+        fix = (
+            section_fix_for(self.meta.camera, data, self.header_trim()) if len(self.raw.images) == 1 else None
+        )
+        if fix is not None:
+            data, self.trim_fix = Section.parse(fix.datasec), (Section.parse(fix.trimsec), fix.name)
+            self.fixes.append(fix.name)
+            self.note(
+                f"fix {fix.name}: header DATASEC {fix.written_datasec} with TRIMSEC {fix.written_trimsec} "
+                f"is the known wrong pair: DATASEC {fix.datasec}, TRIMSEC {fix.trimsec} ({fix.source})"
+            )
+            self.facts.append(
+                AppliedFact(
+                    f"fix {fix.name}",
+                    f"DATASEC {fix.written_datasec} -> {fix.datasec}, TRIMSEC {fix.written_trimsec} -> "
+                    f"{fix.trimsec} (counted from DATASEC)",
+                    fix.source,
+                )
+            )
+        elif data is None:
             data = Section(1, shape[1], 1, shape[0])
             self.note("DATASEC: unset; the whole readout")
         else:
@@ -177,14 +237,15 @@ class _Resolver:
             check_detector_span(data, detector, self.meta.binning)
         except SectionError as error:
             raise self.error(f"{readout.label}: {error}") from None
-        saturation, nonlinearity = self.saturation(readout)
+        gain = self.gain(readout, n_amplifiers, legacy)
+        saturation, nonlinearity = self.saturation(readout, gain)
         return AmplifierGeometry(
             index=readout.index,
             readout_shape=shape,
             data_section=data,
             bias_section=bias,
             detector_section=detector,
-            gain=self.gain(readout, n_amplifiers, legacy),
+            gain=gain,
             read_noise=self.read_noise(readout),
             saturation=saturation,
             nonlinearity=nonlinearity,
@@ -218,10 +279,23 @@ class _Resolver:
         if found:
             self.note("crosstalk: header CRSTLKij")
             return tuple(tuple(row) for row in matrix)
-        known = CAMERA_CROSSTALK.get(self.meta.camera)
-        if known is not None and len(known) >= n_amplifiers:
+        known = CROSSTALK_FACTS.get(self.meta.camera)
+        if known is not None and len(known.matrix) >= n_amplifiers:
             self.note(f"crosstalk: default for camera {self.meta.camera}")
-            return tuple(tuple(row[:n_amplifiers]) for row in known[:n_amplifiers])
+            self.note(f"crosstalk source: {known.source}")
+            matrix_used = tuple(tuple(row[:n_amplifiers]) for row in known.matrix[:n_amplifiers])
+            pairs = [
+                f"{i + 1}->{j + 1} {c:g}"
+                for i, row in enumerate(matrix_used)
+                for j, c in enumerate(row)
+                if i != j
+            ]
+            self.facts.append(
+                AppliedFact(
+                    "crosstalk", f"camera {self.meta.camera}'s table: " + ", ".join(pairs), known.source
+                )
+            )
+            return matrix_used
         raise self.error(
             f"{n_amplifiers}-amplifier frame without crosstalk coefficients: no CRSTLKij cards and no "
             f"default for camera {self.meta.camera}"
@@ -237,11 +311,18 @@ class _Resolver:
             self.note(f"DRKTCOEF: default for camera {self.meta.camera}")
         return known
 
-    def trim_section(self, amplifiers: list[AmplifierGeometry], mosaic_shape: tuple[int, int]) -> Section:
-        whole = Section(1, mosaic_shape[1], 1, mosaic_shape[0])
+    def header_trim(self) -> Section | None:
         trim = self.raw.sections.trim
         if trim is None and len(self.raw.images) == 1:
             trim = self.raw.images[0].sections.trim
+        return trim
+
+    def trim_section(self, amplifiers: list[AmplifierGeometry], mosaic_shape: tuple[int, int]) -> Section:
+        whole = Section(1, mosaic_shape[1], 1, mosaic_shape[0])
+        if self.trim_fix is not None and whole.contains(self.trim_fix[0]):
+            self.note(f"TRIMSEC: {self.trim_fix[0]} from fix {self.trim_fix[1]}")
+            return self.trim_fix[0]
+        trim = self.header_trim()
         if trim is None:
             self.note("TRIMSEC: unset; the whole mosaic")
             return whole
@@ -262,7 +343,13 @@ class _Resolver:
 
 
 def camera_for(raw: RawFile) -> Camera:
-    """Resolve the `Camera` of a raw file (headers first, then defaults, then named fixes).
+    """Resolve the `Camera` of a raw file: header first, then the camera's fact, then the family default.
+
+    The camera's facts (`lco_instruments.camera_facts`: crosstalk per camera, saturation per
+    camera class, section fixes) are used only where the header has no value (or, for a
+    section fix, exactly the known wrong one), and each one used is listed in the camera's
+    ``applied_facts`` with its source. Named fixes of file formats (`lco_instruments.legacy`)
+    apply only where their condition holds.
 
     Parameters
     ----------
@@ -311,12 +398,14 @@ def camera_for(raw: RawFile) -> Camera:
     _check_mosaic(draft, resolver)
     trim = resolver.trim_section(amplifiers, draft.mosaic_shape)
     coefficient = resolver.dark_temperature_coefficient()
+    resolver.saturation_fact()
     return attrs.evolve(
         draft,
         trim_section=trim,
         dark_temperature_coefficient=coefficient,
         provenance=resolver.provenance,
         fixes=resolver.fixes,
+        applied_facts=resolver.facts,
     )
 
 

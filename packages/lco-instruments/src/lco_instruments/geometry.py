@@ -57,6 +57,29 @@ def _tuple_of_lines(lines: Iterable[str]) -> tuple[str, ...]:
 
 
 @attrs.frozen
+class AppliedFact:
+    """A value the resolver took from a camera's facts or a named fix, not from the header.
+
+    Attributes
+    ----------
+    fact : str
+        What it is ('crosstalk', 'SATURATE', 'fix fs01_sections').
+    value : str
+        The value used, in words.
+    source : str
+        Where the value comes from (`lco_instruments.camera_facts`).
+    """
+
+    fact: str
+    value: str
+    source: str
+
+
+def _tuple_of_facts(facts: Iterable[AppliedFact]) -> tuple[AppliedFact, ...]:
+    return tuple(facts)
+
+
+@attrs.frozen
 class Camera:
     """A frame's camera resolved from its headers and the family's defaults.
 
@@ -87,6 +110,9 @@ class Camera:
         Where each fact came from, one line each.
     fixes : tuple of str
         Names of the format fixes applied (e.g. 'legacy_sinistro_cube').
+    applied_facts : tuple of AppliedFact
+        Each value taken from the camera's facts (crosstalk table, saturation class, section
+        fix) rather than the header, with its source.
     """
 
     name: str
@@ -99,6 +125,7 @@ class Camera:
     dark_temperature_coefficient: float | None = None  # DRKTCOEF, 1/K: dark ~ exp(c x dT)
     provenance: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_lines)
     fixes: tuple[str, ...] = attrs.field(default=(), converter=_tuple_of_lines)
+    applied_facts: tuple[AppliedFact, ...] = attrs.field(default=(), converter=_tuple_of_facts)
 
     @property
     def detector_box(self) -> Section:

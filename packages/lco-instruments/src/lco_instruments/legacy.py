@@ -15,6 +15,11 @@ Each fix is applied only where its condition holds, and is named in the frame's 
 * ``partial_legacy_cube``: a cube holding fewer than four planes (test files trimmed by their
   authors keep one): the planes present are taken as amplifiers 1..n and the mosaic covers only
   their detector sections.
+* ``fs01_sections``: the Spectral fs01 writes DATASEC ``[1:2048,1:2048]`` with TRIMSEC
+  ``[11:2055,19:2031]``, which do not agree (the TRIMSEC reaches past the DATASEC); its light
+  really lies at DATASEC ``[10:2056,16:2032]``, and the header's TRIMSEC is then, counted from
+  that DATASEC, ``[2:2046,4:2016]``: a 2045 x 2013 product. Applied only when a frame of that
+  camera holds exactly that pair (`lco_instruments.camera_facts.SECTION_FIXES`).
 """
 
 from __future__ import annotations
@@ -23,9 +28,11 @@ import attrs
 
 from lco_core.errors import CameraError
 from lco_core.section import Binning, Section
+from lco_instruments.camera_facts import SECTION_FIXES, SectionFix
 
 LEGACY_CUBE_FIX = "legacy_sinistro_cube"
 PARTIAL_CUBE_FIX = "partial_legacy_cube"
+FS01_SECTIONS_FIX = SECTION_FIXES["fs01"].name
 
 _HALF = 2048  # unbinned pixels per amplifier along each axis
 _FULL = 4096
@@ -101,3 +108,26 @@ def legacy_sinistro_sections(
     y_range = (_FULL, _FULL - rows_covered + 1) if top else (1, rows_covered)
     detector = Section(x_range[0], x_range[1], y_range[0], y_range[1])
     return LegacySections(data, bias, detector, f"amplifier {amplifier}: {era}")
+
+
+def section_fix_for(camera: str, datasec: Section | None, trimsec: Section | None) -> SectionFix | None:
+    """The section fix of ``camera`` when its header holds exactly the fix's known wrong pair.
+
+    Parameters
+    ----------
+    camera : str
+        INSTRUME.
+    datasec, trimsec : Section or None
+        DATASEC and TRIMSEC as the header writes them.
+
+    Returns
+    -------
+    SectionFix or None
+        None for any other camera, or any other pair of values (the header is then believed).
+    """
+    fix = SECTION_FIXES.get(camera)
+    if fix is None or datasec is None or trimsec is None:
+        return None
+    if datasec != Section.parse(fix.written_datasec) or trimsec != Section.parse(fix.written_trimsec):
+        return None
+    return fix

@@ -67,6 +67,9 @@ def describe_file(path: Path, library: CalibrationLibrary | None) -> list[str]:
         lines.append("  crosstalk: " + ", ".join(pairs))
     if camera.fixes:
         lines.append(f"  fixes: {', '.join(camera.fixes)}")
+    # Values not from the header: the camera's facts and section fixes, each with its source.
+    for fact in camera.applied_facts:
+        lines.append(f"  {fact.fact} (not from the header): {fact.value} [source: {fact.source}]")
     lines += [f"  {line}" for line in camera.provenance]
     for kind in masters_needed(meta.obstype):
         # What the frame asks of this master, in the words of the rule the library applies.
