@@ -1,6 +1,6 @@
 """The raw-frame simulator: LCO cameras, a sky, and a forward model with the truth kept beside it."""
 
-from lco_instruments.simulate.cameras import Electronics, SimCamera, sbig, sinistro, spectral
+from lco_instruments.simulate.cameras import Electronics, SimCamera, sbig, sinistro, spectral, spectral_fs01
 from lco_instruments.simulate.defects import BadPixelDensity, BadPixels
 from lco_instruments.simulate.frames import (
     Exposure,
@@ -37,5 +37,6 @@ __all__ = [
     "simulate_night",
     "sinistro",
     "spectral",
+    "spectral_fs01",
     "write_frame",
 ]

@@ -17,6 +17,7 @@ from lco_instruments.geometry import AmplifierGeometry, Camera, CrosstalkMatrix
 from lco_instruments.simulate.defects import BadPixelDensity
 from lco_instruments.simulate.layout import (
     DetectorLayout,
+    fs01_layout,
     parse_section,
     single_amplifier_layout,
     sinistro_layout,
@@ -339,6 +340,50 @@ def spectral(
         overscan_levels=(610.0,),
         site=site,
         telescope=telescope,
+        set_temperature=-100.0,
+        mounting=mounting,
+        bad_pixels=bad_pixels,
+    )
+
+
+def spectral_fs01(
+    *,
+    mounting: Mounting = NORTH_UP_EAST_LEFT,
+    bad_pixels: BadPixelDensity = FEW_BAD_PIXELS,
+) -> SimCamera:
+    """The Spectral fs01 (coj 2m0-02) with its real readout layout and its headers' wrong sections.
+
+    Its 2x2 readouts (`~lco_instruments.simulate.layout.fs01_layout`) hold light at
+    ``[10:2056,16:2032]``, but the headers write DATASEC ``[1:2048,1:2048]`` and TRIMSEC
+    ``[11:2055,19:2031]``, as the real camera's do: the pipeline must recognise the pair and
+    reduce to a 2045 x 2013 product. `SimCamera.camera` describes the truth.
+
+    Parameters
+    ----------
+    mounting : Mounting
+        Orientation on the sky.
+    bad_pixels : BadPixelDensity
+        Defect densities.
+
+    Returns
+    -------
+    SimCamera
+        Gain 7.7 e-/ADU, read noise 9 e-, overscan level 610 ADU; SATURATE 64935 ADU: LCO's
+        Spectral saturation, 125000 e- per unbinned pixel, x 4 / gain.
+    """
+    saturation = round(125000.0 * 4 / 7.7)
+    return SimCamera(
+        name="fs01",
+        family=CameraFamily.SPECTRAL,
+        configuration_mode="full_frame",
+        layout=fs01_layout(),
+        electronics=(Electronics(7.7, 9.0, float(saturation), float(saturation)),),
+        crosstalk=((0.0,),),
+        pixel_scale=0.30,
+        overscan_levels=(610.0,),
+        site="coj",
+        telescope="2m0-02",
+        enclosure="clma",
         set_temperature=-100.0,
         mounting=mounting,
         bad_pixels=bad_pixels,

@@ -589,7 +589,7 @@ def _headers(
         )
     if single:
         cards += _section_cards(sim, 0)
-        cards.append(HeaderCard("TRIMSEC", layout.trimsec, "[binned pixel] Useful data"))
+        cards.append(HeaderCard("TRIMSEC", layout.written_trimsec, "[binned pixel] Useful data"))
         return Header(tuple(cards)), (Header(),)
     cards += [
         HeaderCard("DATASEC", "UNKNOWN"),
@@ -624,5 +624,5 @@ def _section_cards(sim: SimCamera, index: int) -> list[HeaderCard]:
     return [
         HeaderCard("DETSEC", amp.detsec if sim.multi_extension else "UNKNOWN", "Detector section"),
         HeaderCard("BIASSEC", amp.biassec or "UNKNOWN", "Section of overscan data"),
-        HeaderCard("DATASEC", amp.datasec, "Data section"),
+        HeaderCard("DATASEC", amp.written_datasec, "Data section"),
     ]

@@ -26,10 +26,14 @@ import numpy.typing as npt
 
 __all__ = [
     "FA05_CENTRAL_2K_2X2",
+    "FS01_HEADER_SECTIONS",
+    "LEGACY_CUBE_DETSECS",
     "SINISTRO_QUADRANTS",
     "AmplifierLayout",
     "DetectorLayout",
     "SectionBounds",
+    "fs01_layout",
+    "legacy_cube_layout",
     "parse_section",
     "single_amplifier_layout",
     "sinistro_layout",
@@ -112,6 +116,9 @@ class AmplifierLayout:
         BIASSEC, binned readout pixels; None for a camera without overscan (written 'UNKNOWN').
     naxis1, naxis2 : int
         Readout width and height, binned pixels.
+    header_datasec : str or None
+        The DATASEC the camera's headers write where it is not `datasec` (fs01); None: they
+        write `datasec`.
     """
 
     detsec: str
@@ -119,6 +126,12 @@ class AmplifierLayout:
     biassec: str | None
     naxis1: int
     naxis2: int
+    header_datasec: str | None = None
+
+    @property
+    def written_datasec(self) -> str:
+        """DATASEC as the header writes it: `header_datasec` where a camera writes a wrong one."""
+        return self.datasec if self.header_datasec is None else self.header_datasec
 
     @property
     def shape(self) -> tuple[int, int]:
@@ -140,6 +153,9 @@ class DetectorLayout:
         In readout (extension) order.
     trimsec : str
         TRIMSEC: the useful part of the mosaic, binned mosaic pixels.
+    header_trimsec : str or None
+        The TRIMSEC the camera's headers write where it is not `trimsec` (fs01, whose header
+        counts it from the readout's first pixel); None: they write `trimsec`.
 
     Raises
     ------
@@ -152,6 +168,12 @@ class DetectorLayout:
     binning: tuple[int, int]
     amplifiers: tuple[AmplifierLayout, ...]
     trimsec: str
+    header_trimsec: str | None = None
+
+    @property
+    def written_trimsec(self) -> str:
+        """TRIMSEC as the header writes it."""
+        return self.trimsec if self.header_trimsec is None else self.header_trimsec
 
     def __attrs_post_init__(self) -> None:
         bx, by = self.binning
@@ -398,4 +420,105 @@ def single_amplifier_layout(*, size: int, binning: int, serial: int) -> Detector
         binning=(binning, binning),
         amplifiers=(amplifier,),
         trimsec=f"[{margin + 1}:{side - margin},{margin + 1}:{side - margin}]",
+    )
+
+
+#: What the Spectral fs01's headers write (DATASEC, TRIMSEC) and where its light really lies
+#: (DATASEC, TRIMSEC counted from it), as LCO's pipeline records them
+#: (LCOGT/banzai banzai/lco.py, ``_update_fs01_sections``): the simulator's own copy.
+FS01_HEADER_SECTIONS = {
+    "written": ("[1:2048,1:2048]", "[11:2055,19:2031]"),
+    "true": ("[10:2056,16:2032]", "[2:2046,4:2016]"),
+}
+
+
+def fs01_layout() -> DetectorLayout:
+    """The Spectral fs01's 2x2 readout: its light where it really lies, its headers as written.
+
+    A 2080 x 2048 readout whose light lies at ``[10:2056,16:2032]`` (2047 x 2017 binned pixels,
+    a 4094 x 4034 detector region), while the headers write DATASEC ``[1:2048,1:2048]`` and
+    TRIMSEC ``[11:2055,19:2031]`` (`FS01_HEADER_SECTIONS`). The serial overscan (BIASSEC
+    ``[2063:2080,1:2048]``: the 24 columns past the light less the first 6, which still carry
+    trailing charge) is the simulator's choice: the sources do not give fs01's BIASSEC.
+
+    Returns
+    -------
+    DetectorLayout
+    """
+    datasec, trimsec = FS01_HEADER_SECTIONS["true"]
+    written_datasec, written_trimsec = FS01_HEADER_SECTIONS["written"]
+    x1, x2, y1, y2 = parse_section(datasec)
+    amplifier = AmplifierLayout(
+        detsec=f"[1:{2 * (x2 - x1 + 1)},1:{2 * (y2 - y1 + 1)}]",
+        datasec=datasec,
+        biassec="[2063:2080,1:2048]",
+        naxis1=2080,
+        naxis2=2048,
+        header_datasec=written_datasec,
+    )
+    return DetectorLayout(
+        detsize="[1:4096,1:4096]",
+        binning=(2, 2),
+        amplifiers=(amplifier,),
+        trimsec=trimsec,
+        header_trimsec=written_trimsec,
+    )
+
+
+#: Where each plane of a 2015 Sinistro data cube lands on the detector (amplifiers 1-4, the
+#: cube's plane order), as LCO's pipeline places them for readouts of more than 2048 rows
+#: (LCOGT/banzai banzai/lco.py, ``_munge_data_cube``, 'full'): the simulator's own copy.
+LEGACY_CUBE_DETSECS = (
+    "[1:2048,1:2048]",
+    "[4096:2049,1:2048]",
+    "[4096:2049,4096:2049]",
+    "[1:2048,4096:2049]",
+)
+
+
+def legacy_cube_layout(binning: int) -> DetectorLayout:
+    """The four planes of a full 2015 Sinistro data cube (fl cameras), 1x1 or 2x2.
+
+    Each plane is 2048 / binning light-sensitive columns followed by 32 / binning serial-
+    overscan columns. Binned 2x2 a plane is 1024 rows, all light; 1x1 it is 2058 rows (the
+    2016-era readouts), of which amplifiers 1 and 2 hold light in the first 2048 and
+    amplifiers 3 and 4 in rows 2 to 2049 (their first row read, the detector's top edge, is
+    not used). Overscan: the serial columns less the first 6 / 3 (trailing charge).
+
+    Parameters
+    ----------
+    binning : int
+        1 or 2.
+
+    Returns
+    -------
+    DetectorLayout
+
+    Raises
+    ------
+    ValueError
+        Another binning.
+    """
+    if binning not in (1, 2):
+        raise ValueError(f"a 2015 Sinistro cube is read 1x1 or 2x2, not {binning}x{binning}")
+    light, serial, skipped = 2048 // binning, 32 // binning, 6 // binning
+    rows = light if binning == 2 else 2058
+    amplifiers = []
+    for index, detsec in enumerate(LEGACY_CUBE_DETSECS, start=1):
+        first = 2 if binning == 1 and index in (3, 4) else 1
+        amplifiers.append(
+            AmplifierLayout(
+                detsec=detsec,
+                datasec=f"[1:{light},{first}:{first + light - 1}]",
+                biassec=f"[{light + skipped + 1}:{light + serial},1:{rows}]",
+                naxis1=light + serial,
+                naxis2=rows,
+            )
+        )
+    side = 4096 // binning
+    return DetectorLayout(
+        detsize="[1:4096,1:4096]",
+        binning=(binning, binning),
+        amplifiers=tuple(amplifiers),
+        trimsec=f"[1:{side},1:{side}]",
     )
