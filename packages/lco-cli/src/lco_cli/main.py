@@ -14,6 +14,7 @@ from lco_cli.commands.config import config
 from lco_cli.commands.demo import demo
 from lco_cli.commands.info import info
 from lco_cli.commands.run import run
+from lco_cli.commands.stack import stack
 from lco_cli.errors import run_safely
 
 
@@ -26,6 +27,7 @@ def cli() -> None:
     Examples:
       lco-reduce demo                          simulate a small night and reduce it
       lco-reduce run /data/raw/20260101 --out reduced
+      lco-reduce stack reduced/*-e91.fits.fz --out stacks
       lco-reduce calibrations list --db reduced/calibrations.db
     """
 
@@ -35,6 +37,7 @@ cli.add_command(demo)
 cli.add_command(info)
 cli.add_command(calibrations)
 cli.add_command(config)
+cli.add_command(stack)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -47,6 +47,7 @@ from lco_cli.plan import (
 from lco_cli.plan import describe_error as describe_error  # where callers found it before lco_cli.plan
 from lco_cli.results import NEED_CATALOG, FrameResult, as_text
 from lco_cli.runlock import hold_run_lock
+from lco_cli.stacking import CoaddTask, coadd_path, failed_coadd, group_products, inputs_digest, make_coadd
 from lco_cli.work import (
     CalibrationOutcome,
     CalibrationTask,
@@ -67,6 +68,7 @@ from lco_core.stats import median, robust_std
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.geometry import Camera
 from lco_stages.bpm import BadPixelSettings, make_bad_pixel_mask
+from lco_stages.coadd import CoaddSettings
 from lco_stages.masters import (
     Assessment,
     StackSettings,
@@ -89,7 +91,7 @@ from lco_stages.photon_transfer import (
 from lco_stages.settings import DEFAULT_SETTINGS
 from lco_stages.wcs import AstrometrySearch
 
-Task = TypeVar("Task", CalibrationTask, ScienceTask)
+Task = TypeVar("Task", CalibrationTask, ScienceTask, CoaddTask)
 Outcome = TypeVar("Outcome", CalibrationOutcome, FrameResult)
 
 Progress = Callable[[str, FrameResult], None]
@@ -118,6 +120,9 @@ class RunOptions:
         The astrometric search limits, the ``astrometry.*`` settings, when given.
     compress : bool
         Write products and masters tile-compressed (``.fits.fz``, as LCO ships them).
+    stack : bool
+        After the science frames, stack each group of repeated exposures into a coadd
+        (`lco_cli.stacking`; ``run --no-stack``: none).
     settings : Settings
         Every stage's settings (`run_settings` folds ``min_frames`` and ``astrometry`` in);
         reference stars are fetched over the field plus the astrometric pointing radius.
@@ -131,6 +136,7 @@ class RunOptions:
     thumbnails: bool = True
     astrometry: AstrometrySearch | None = None
     compress: bool = True
+    stack: bool = True
     settings: Settings = DEFAULT_SETTINGS
 
     @property
@@ -255,6 +261,9 @@ class NightResult:
     photon_transfer : tuple of TransferRecord
         Each camera set-up's gain and read noise measured from the night's biases and sky
         flats, or why not.
+    coadds : tuple of FrameResult
+        The coadds of the night's groups of repeated science exposures (`lco_cli.stacking`),
+        each its own record: ``path`` the coadd's file, ``obstype`` 'STACK'.
     """
 
     frames: tuple[FrameResult, ...]
@@ -263,11 +272,12 @@ class NightResult:
     finished: dt.datetime
     phases: dict[str, float] = attrs.field(factory=dict)  # wall seconds per phase of the run
     photon_transfer: tuple[TransferRecord, ...] = ()
+    coadds: tuple[FrameResult, ...] = ()
 
     @property
     def failed(self) -> int:
-        """Number of frames that failed."""
-        return sum(1 for f in self.frames if f.status == "failed")
+        """Number of frames, and coadds, that failed."""
+        return sum(1 for f in (*self.frames, *self.coadds) if f.status == "failed")
 
     @property
     def degraded(self) -> int:
@@ -499,6 +509,11 @@ class _Ledger:
         self._started = started
         self._progress = progress
 
+    @property
+    def started(self) -> dt.datetime:
+        """When the run started (each outcome's ``run``)."""
+        return self._started
+
     def finish(self, phase: str, result: FrameResult, *, record: bool = True) -> None:
         """Keep a frame's outcome; record it in the library when its checksum is known."""
         checksum = self._checksums.get(result.path)
@@ -606,6 +621,7 @@ class _Execution:
     references: ReferenceStars
     phases: defaultdict[str, float]
     transfers: dict[tuple[object, ...], TransferRecord] = attrs.field(factory=dict)
+    coadds: list[FrameResult] = attrs.field(factory=list)
 
 
 class NightReduction:
@@ -690,8 +706,10 @@ class NightReduction:
         masters = _night_masters(ledger.results, run.masters.records, self.library)
         order = {str(path): n for n, path in enumerate(plan.files)}
         frames = tuple(sorted(ledger.results.values(), key=lambda r: order.get(r.path, len(order))))
+        transfers = tuple(run.transfers.values())
+        finished = dt.datetime.now(dt.UTC)
         return NightResult(
-            frames, masters, started, dt.datetime.now(dt.UTC), dict(run.phases), tuple(run.transfers.values())
+            frames, masters, started, finished, dict(run.phases), transfers, coadds=tuple(run.coadds)
         )
 
     def _carry_out(self, plan: NightPlan, run: _Execution, clock: float) -> None:
@@ -716,6 +734,13 @@ class NightReduction:
         clock = time.perf_counter()
         self._reduce_science(plan.science, run)
         run.phases["science frames"] += time.perf_counter() - clock
+        if self.options.stack:
+            clock = time.perf_counter()
+            try:
+                self._stack_night(plan, run)
+            except Exception as error:  # the coadds are extra: the night's own outcomes stand
+                LOGGER.warning("coadds not made: %s", describe_error(error))
+            run.phases["coadds"] += time.perf_counter() - clock
 
     # -- photon transfer ---------------------------------------------------------------------
     def _photon_transfer(self, plan: NightPlan) -> dict[tuple[object, ...], TransferRecord]:
@@ -960,6 +985,73 @@ class NightReduction:
         for result in run.workers.map(reduce_science, tasks, _failed_science, lambda r: r.path):
             run.ledger.finish("science", result)
 
+    # -- coadds ------------------------------------------------------------------------------
+    def _stack_night(self, plan: NightPlan, run: _Execution) -> None:
+        """A coadd of each group of the night's science products (`lco_cli.stacking`); each group
+        is its own unit: its failure is its own record, one line, and the night goes on. A coadd
+        whose inputs are unchanged since the library recorded it is reported as recorded."""
+        settings = self.options.run_settings
+        science = [
+            r for r in run.ledger.results.values()
+            if r.obstype in ("EXPOSE", "STANDARD") and r.status in ("ok", "degraded") and r.products
+        ]  # fmt: skip
+        raw_of = {r.products[0]: r.path for r in science}
+        entries = {str(f.entry.path): f.entry for f in plan.science} | {
+            str(d.entry.path): d.entry for d in plan.done
+        }
+        groups, left_out = group_products(sorted(raw_of), settings=settings)
+        for path, reason in left_out:
+            LOGGER.info("stack: %s left out of the coadds: %s", Path(path).name, reason)
+        tasks: list[CoaddTask] = []
+        digests: dict[str, str] = {}
+        now = dt.datetime.now(dt.UTC)
+        for group in groups:
+            if len(group.members) < settings.of(CoaddSettings).min_frames:
+                continue
+            target = coadd_path(group, self.options.out, compressed=self.options.compress)
+            task = CoaddTask(str(target), group.paths, None, settings=settings, now=now)
+            try:
+                digest = inputs_digest(group.paths)
+                done = None
+                if not self.options.force:
+                    done = self.library.done(str(target), digest, products_under=self.options.out)
+                if done is not None:
+                    run.coadds.append(_recorded(done, Entry(target, None)))
+                    continue
+                reference, problem = run.references.around(entries[raw_of[group.paths[0]]])
+                thumbnails = str(self.thumbnail_dir) if self.options.thumbnails else None
+                task = attrs.evolve(
+                    task, reference=reference, reference_problem=problem, thumbnail_dir=thumbnails
+                )
+            except Exception as error:  # this group's own failure
+                failure = failed_coadd(task, describe_error(error, where=str(target)))
+                run.coadds.append(self._finish_coadd(failure, "", run.ledger.started))
+                continue
+            digests[task.path] = digest
+            tasks.append(task)
+        for result in run.workers.map(make_coadd, tasks, _failed_coadd, lambda r: r.path):
+            run.coadds.append(self._finish_coadd(result, digests.get(result.path, ""), run.ledger.started))
+
+    def _finish_coadd(self, result: FrameResult, digest: str, started: dt.datetime) -> FrameResult:
+        """Record a coadd's outcome in the library (by its own path, its inputs' digest as the
+        checksum) and the log; a library that cannot record it makes it a failure, as for frames."""
+        result = attrs.evolve(result, run=started.isoformat())
+        if digest:
+            try:
+                self.library.record_frame(
+                    result.path, checksum=digest, status=result.status, reason=result.reason,
+                    products=result.products, shortfalls=result.shortfalls, details=_details(result),
+                    run=started,
+                )  # fmt: skip
+            except Exception as error:
+                result = attrs.evolve(
+                    result, status="failed",
+                    reason=f"{Path(result.path).name}: written but not recorded in the calibration library "
+                    f"({describe_error(error, where=result.path)}); a rerun makes it again",
+                )  # fmt: skip
+        log_outcome("stack", result)
+        return result
+
 
 def _night_masters(
     results: dict[str, FrameResult], built: Sequence[MasterRecord], library: CalibrationLibrary
@@ -1062,6 +1154,10 @@ def _failed_calibration(task: CalibrationTask, reason: str) -> CalibrationOutcom
 
 def _failed_science(task: ScienceTask, reason: str) -> FrameResult:
     return FrameResult(task.path, "failed", reason)
+
+
+def _failed_coadd(task: CoaddTask, reason: str) -> FrameResult:
+    return failed_coadd(task, reason)
 
 
 def _master_figures(master: Master) -> dict[str, float]:

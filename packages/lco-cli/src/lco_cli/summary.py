@@ -101,10 +101,12 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         5-sigma limiting magnitudes per camera and filter, `~lco_cli.quality.depth_series`),
         ``photon_transfer`` (each camera set-up's gain and read noise per amplifier measured
         from the night's pairs of biases and flats against the header's, with the warnings,
-        `~lco_cli.night.TransferRecord`), and ``notes``. NaN and inf figures become null,
-        values JSON has no type for become the nearest it has (numpy scalars numbers, bytes and
-        dates text), and every reason is one line. A section that cannot be made is null, with a
-        one-line note in ``notes`` saying why.
+        `~lco_cli.night.TransferRecord`), ``coadds`` (one record per coadd of repeated science
+        exposures, as a frame's, its file as ``file``, ``obstype`` 'STACK', its inputs,
+        weights and flux scales among its figures, `lco_cli.stacking`), and ``notes``. NaN and
+        inf figures become null, values JSON has no type for become the nearest it has (numpy
+        scalars numbers, bytes and dates text), and every reason is one line. A section that
+        cannot be made is null, with a one-line note in ``notes`` saying why.
     """
     notes: list[str] = []
 
@@ -132,6 +134,7 @@ def write_summary(result: NightResult, target: Path, *, options: dict[str, objec
         "photon_transfer": lambda: [item for record in result.photon_transfer for item in record.to_json()],
         "frames": frames,
         "masters": masters,
+        "coadds": lambda: _each(result.coadds, _frame_record, notes),
     }
     document: dict[str, object] = {}
     for name, build in sections.items():

@@ -47,6 +47,7 @@ def reduce_night(
     verbosity: int = 0,
     log_file: Path | None = None,
     strict: bool = False,
+    stack: bool = True,
 ) -> tuple[NightResult, int]:
     """Run a night (the ``run`` command's body, callable from Python and the demo).
 
@@ -92,6 +93,9 @@ def reduce_night(
         timings and the full traceback of every unexpected error, the workers' included.
     strict : bool
         A degraded frame (a product without sources, WCS or zero point) makes the exit code 1.
+    stack : bool
+        Stack each group of repeated science exposures into a coadd (`lco_cli.stacking`);
+        False: ``--no-stack``.
 
     Returns
     -------
@@ -126,7 +130,7 @@ def reduce_night(
             paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
             force=force, quiet=quiet, min_frames=min_frames, thumbnails=thumbnails, astrometry=astrometry,
             compress=compress, console=console, settings=settings, verbosity=verbosity, log=log,
-            strict=strict,
+            strict=strict, stack=stack,
         )  # fmt: skip
 
 
@@ -259,6 +263,7 @@ def _reduce_night(
     verbosity: int,
     log: RunLog,
     strict: bool = False,
+    stack: bool = True,
 ) -> tuple[NightResult, int]:
     """`reduce_night`'s body, with its log file open."""
     from astropy.utils.exceptions import AstropyWarning
@@ -289,7 +294,7 @@ def _reduce_night(
     chosen = settings or default_settings()
     options = RunOptions(
         out=out, catalog=catalog, offline=offline, force=force, min_frames=min_frames, thumbnails=thumbnails,
-        astrometry=astrometry, compress=compress, settings=chosen.settings,
+        astrometry=astrometry, compress=compress, settings=chosen.settings, stack=stack,
     )  # fmt: skip
     try:
         executor = make_executor(workers=workers, scheduler=scheduler)
@@ -339,7 +344,7 @@ def _reduce_night(
         options={
             "paths": list(paths), "out": str(out), "db": db or str(out / "calibrations.db"),
             "catalog": str(catalog) if catalog else None, "offline": offline, "workers": executor.workers,
-            "scheduler": scheduler, "force": force, "strict": strict, "compress": compress,
+            "scheduler": scheduler, "force": force, "strict": strict, "compress": compress, "stack": stack,
             **summary_of(chosen, options.run_settings),
         },
     )  # fmt: skip
@@ -350,6 +355,7 @@ def _reduce_night(
         _print_warnings(console, result)
     # Even with --quiet: a product without a WCS or a zero point is not what was asked for.
     _print_degraded(console, result, strict=strict)
+    _print_coadds(console, result, quiet=quiet)
     if log.tracebacks:
         # Even with --quiet: the one place that says where a bug's traceback is.
         plural = "s" if log.tracebacks > 1 else ""
@@ -420,6 +426,23 @@ def _print_degraded(console: Console, result: NightResult, *, strict: bool) -> N
             Text.assemble(("degraded", "bold yellow"), f" {line}; --strict makes degraded frames exit 1"),
             highlight=False, soft_wrap=True,
         )  # fmt: skip
+
+
+def _print_coadds(console: Console, result: NightResult, *, quiet: bool) -> None:
+    """One line per coadd that failed or is degraded (also with --quiet), and the coadds made."""
+    from rich.text import Text
+
+    for coadd in result.coadds:
+        if coadd.status in ("failed", "degraded"):
+            colour = "red" if coadd.status == "failed" else "bold yellow"
+            console.print(
+                Text.assemble((coadd.status, colour), f" coadd {Path(coadd.path).name}: {coadd.reason}"),
+                highlight=False, soft_wrap=True,
+            )  # fmt: skip
+    made = [c for c in result.coadds if c.status != "failed"]
+    if made and not quiet:
+        names = ", ".join(Path(c.path).name for c in made[:3]) + (" ..." if len(made) > 3 else "")
+        console.print(f"{len(made)} coadds: {names}", highlight=False, markup=False, soft_wrap=True)
 
 
 def _log_timings(result: NightResult, seconds: float) -> None:
@@ -538,6 +561,12 @@ def _print_summary(console: Console, result: NightResult, summary: Path, report:
     help="write plain .fits products and masters (default: tile-compressed .fits.fz, as LCO ships them)",
 )
 @click.option(
+    "--no-stack",
+    is_flag=True,
+    help="make no coadds (default: each group of 2 or more science frames of one target and filter "
+    "is stacked into ...-{first}-{last}-e92.fits.fz)",
+)
+@click.option(
     "-q", "--quiet", is_flag=True, help="no progress and no closing table; each failure still has its line"
 )
 @click.option(
@@ -566,7 +595,7 @@ def run(
     workers: int | None, scheduler: str | None, force: bool, strict: bool, assignments: tuple[str, ...],
     config_file: Path | None, min_frames: int | None, astrometry_radius: float | None,
     astrometry_rotation: float | None, astrometry_scale: float | None, astrometry_no_mirror: bool,
-    no_compress: bool, show_plan: bool, as_json: bool,
+    no_compress: bool, no_stack: bool, show_plan: bool, as_json: bool,
     quiet: bool, verbosity: int, log_file: Path | None,
 ) -> int:  # fmt: skip
     """Reduce raw frames (files or folders, searched recursively) into products in OUT.
@@ -586,6 +615,12 @@ def run(
     A rerun skips what is done and redoes what is not: failed frames, and degraded frames
     whose missing input is now given (--catalog, or Gaia reachable). summary.json and
     report.html always describe every input, frames done earlier as their run recorded them.
+
+    \b
+    Repeated science exposures of one target and filter (one MOLUID or REQNUM, else within
+    coadd.max_separation_arcsec and coadd.max_gap_minutes) are then stacked into a coadd each:
+    aligned, flux-scaled, weighted and clipped, solved and calibrated again, written as
+    ...-{first}-{last}-e92.fits.fz (--no-stack: none; `lco-reduce stack` stacks products you choose).
 
     \b
     Astrometry starts from each header's pointing and orientation (else the camera's known
@@ -631,6 +666,6 @@ def run(
     _, code = reduce_night(
         paths, out=out, db=db, catalog=catalog, offline=offline, workers=workers, scheduler=scheduler,
         force=force, quiet=quiet, settings=settings, compress=not no_compress,
-        verbosity=verbosity, log_file=log_file, strict=strict,
+        verbosity=verbosity, log_file=log_file, strict=strict, stack=not no_stack,
     )  # fmt: skip
     return code

@@ -258,6 +258,28 @@ def _frame_card(frame: FrameResult) -> str:
     )
 
 
+def _coadds(result: NightResult) -> str:
+    """The night's coadds, one card each with its inputs and their weights ('' without any)."""
+    if not result.coadds:
+        return ""
+    return _cards("Coadds", "card", result.coadds, _coadd_card)
+
+
+def _coadd_card(coadd: FrameResult) -> str:
+    figures = dict(coadd.figures)
+    inputs, weights = figures.pop("inputs", ()), figures.pop("weights", ())
+    figures.pop("scales", None)
+    names = list(inputs) if isinstance(inputs, tuple | list) else []
+    shares = list(weights) if isinstance(weights, tuple | list) and len(weights) == len(names) else []
+    items = "".join(
+        f"<li>{html.escape(_name(name))}" + (f" (weight {_format(shares[n])})" if shares else "") + "</li>"
+        for n, name in enumerate(names)
+    )
+    return (
+        _frame_card(attrs.evolve(coadd, figures=figures)).removesuffix("</div>") + f"<ul>{items}</ul></div>"
+    )
+
+
 def _header(result: NightResult, frames: list[FrameResult]) -> str:
     counts = Counter(f.status for f in frames)
     reused = sum(1 for f in frames if f.reused)
@@ -453,6 +475,7 @@ def write_report(result: NightResult, target: Path, *, thumbnails_dir: Path) -> 
                 functools.partial(_master_card, thumbnails_dir=thumbnails_dir),
             ),
         ),
+        _guarded("Coadds: not drawn", lambda: _coadds(result)),
         _guarded("Frames: not drawn", lambda: _cards("Frames", "row", frames, _frame_card)),
         "</body></html>",
     ]
