@@ -9,6 +9,7 @@ LCO's section strings, never through the pipeline's geometry).
 from __future__ import annotations
 
 import datetime as dt
+import json
 from pathlib import Path
 
 import attrs
@@ -18,7 +19,7 @@ import pytest
 from astropy.io import fits
 from click.testing import CliRunner
 
-from lco_cli.main import cli
+from lco_cli.main import cli, main
 from lco_core import Binning, FrameMeta, Header, HeaderCard, ObsType, Section
 from lco_core.io import read_raw
 from lco_core.raw import RawFile, RawImage, SectionKeywords
@@ -32,7 +33,7 @@ from lco_instruments.defaults import FAMILY_DEFAULTS
 from lco_instruments.describe import camera_for, raw_to_frame
 from lco_instruments.families import CameraFamily, family_of
 from lco_instruments.legacy import FS01_SECTIONS_FIX, LEGACY_CUBE_FIX
-from lco_instruments.simulate import spectral_fs01
+from lco_instruments.simulate import simulate_night, spectral_fs01
 from lco_instruments.simulate.frames import Exposure, camera_signatures, simulate_frame
 from lco_instruments.simulate.layout import legacy_cube_layout
 from lco_instruments.simulate.legacy_cube import legacy_cube_planes, write_legacy_cube
@@ -352,3 +353,29 @@ def test_the_fs01_fix_needs_the_camera_and_the_exact_pair() -> None:
     other_camera = camera_for(raw("fs02", Section.parse("[11:2055,19:2031]")))
     assert other_camera.fixes == ()
     assert str(other_camera.amplifiers[0].data_section) == "[1:2048,1:2048]"
+
+
+@pytest.mark.slow
+def test_a_simulated_fs01_night_reduces_to_2045_x_2013_products(tmp_path: Path) -> None:
+    """A whole fs01 night (3 biases, darks, flats; 2 science frames) through ``lco-reduce run``:
+    every frame's product is the fixed TRIMSEC's 2045 x 2013, and the science frames' sky level
+    is the simulator's (counted over the true light only)."""
+    folder = tmp_path / "raw" / "fs01"
+    night = simulate_night(
+        folder, spectral_fs01(), n_bias=3, n_dark=3, n_flat=3, n_science=2, seed=5, compress=False
+    )
+    out = tmp_path / "out"
+    argv = ["run", str(folder), "--out", str(out), "--min-frames", "3", "--workers", "1", "--quiet"]
+    assert main([*argv, "--catalog", str(night.catalog_path), "--offline"]) == 0
+    summary = json.loads((out / "summary.json").read_text())
+    statuses = {Path(frame["file"]).name: frame["status"] for frame in summary["frames"]}
+    assert statuses == {path.name: "ok" for path in night.paths}
+    for path, truth in zip(night.paths, night.truths, strict=True):
+        if truth.obstype is not ObsType.EXPOSE:
+            continue
+        product = out / path.name.replace("-e00.fits", "-e91.fits.fz")
+        with fits.open(product) as hdul:
+            science = np.asarray(hdul["SCI"].data, dtype=np.float64)
+        assert science.shape == (2013, 2045)
+        # The product is in electrons with the sky left in: its median is the simulator's sky.
+        assert float(np.median(science)) == pytest.approx(truth.sky, rel=0.02)
