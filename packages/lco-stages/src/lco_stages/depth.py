@@ -6,7 +6,10 @@ The depth is the limit of the photometry the zero point is fitted with
 total puts ``F_ap = F / c`` in that aperture (``c`` the aperture correction) and is measured there
 with the noise ``sqrt(F_ap + A sigma^2)``: its own shot noise plus ``A`` pixels of noise ``sigma`` each,
 ``sigma`` the typical ERR of the frame's sky pixels (sky, dark current, read noise and the
-masters' noise, electrons). It is at the limit when ``F_ap / noise = n`` (``n = 5``)::
+masters' noise, electrons), times the square root of a coadd's noise-correlation factor
+(`lco_stages.coadd.noise_correlation`; 1 for any other frame): resampling correlates
+neighbouring pixels, so an aperture sum is noisier than its pixels' ERR says. It is at the limit
+when ``F_ap / noise = n`` (``n = 5``)::
 
     F_ap = (n^2 + sqrt(n^4 + 4 n^2 A sigma^2)) / 2
     L1DEPTH = L1ZP - 2.5 log10(c F_ap / EXPTIME)
@@ -28,6 +31,7 @@ from lco_core.frame import Frame
 from lco_core.pipeline import Stage
 from lco_core.provenance import ParamValue, ProcessingStep
 from lco_stages._checks import require_assembled
+from lco_stages.coadd.settings import noise_correlation
 from lco_stages.masked_flux import MIN_PSF_STARS, MoffatPsf
 from lco_stages.sources import APERTURE_DIAMETERS
 from lco_stages.sources import STAGE as SOURCES
@@ -69,7 +73,8 @@ class Depth:
     aperture_flux : float
         Its flux in the aperture, electrons.
     noise_per_pixel : float
-        Median ERR of the sky pixels, electrons.
+        Median ERR of the sky pixels, electrons; for a coadd times the square root of its
+        noise-correlation factor (the noise per pixel of an aperture sum).
     aperture : str
         The CAT column of the aperture (``'fluxaper4'``); '' when none.
     radius : float
@@ -265,7 +270,7 @@ def frame_depth(frame: Frame, *, nsigma: float = NSIGMA) -> Depth:
     zero_point = steps[-1] if steps else None
     facts: Mapping[str, ParamValue] = {} if zero_point is None else {**zero_point.parameters}
     chosen = _aperture(frame, facts)
-    noise = sky_noise(frame)
+    noise = sky_noise(frame) * math.sqrt(noise_correlation(frame))
     if isinstance(chosen, str):
         return Depth(nan, nan, nan, noise, "", nan, nan, nan, "", chosen)
     column, radius, correction, origin = chosen

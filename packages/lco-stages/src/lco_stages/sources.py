@@ -10,6 +10,7 @@ their light restored from the frame's PSF (`lco_stages.masked_flux`).
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 import attrs
@@ -26,6 +27,7 @@ from lco_core.pipeline import Stage
 from lco_core.sources import SourceCatalog, SourceFlag
 from lco_core.stats import robust_std, sigma_clipped_mean
 from lco_stages._checks import require_assembled
+from lco_stages.coadd.settings import noise_correlation
 from lco_stages.masked_flux import (
     MIN_PSF_STARS,
     Apertures,
@@ -410,6 +412,9 @@ def measure_sources(
     # mask: sep would scale each sum by the aperture's area over its unmasked area); the light
     # they would have held is restored from the PSF by `correct_masked_flux`.
     photometry_error = np.where(excluded | ~np.isfinite(error), np.float32(0.0), error).astype(np.float32)
+    # A coadd's resampling correlates neighbouring pixels: an aperture sum's variance is its
+    # pixels' summed ERR^2 times the recorded factor (1 for any other frame).
+    photometry_error *= np.float32(math.sqrt(noise_correlation(frame)))
     unmasked, unmasked_error, flux_flag = sep.sum_ellipse(
         data, x, y, a, b, theta, scale, err=photometry_error, subpix=1
     )

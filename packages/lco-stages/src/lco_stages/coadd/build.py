@@ -187,8 +187,9 @@ def coadd(
             uncorrelated[index] = band.uncorrelated * np.float32(scale * scale)
             bits |= band.bits
         combined = combine(
-            values, variances, uncorrelated, weights, nsigma=settings.nsigma, maxiters=settings.maxiters
-        )
+            values, variances, uncorrelated, weights, nsigma=settings.nsigma, maxiters=settings.maxiters,
+            ampfrac=settings.clip_ampfrac,
+        )  # fmt: skip
         del values, variances, uncorrelated
         empty = combined.n_kept == 0
         data[start:stop] = combined.data

@@ -54,7 +54,7 @@ def _middle(ordered: npt.NDArray[np.float32], count: npt.NDArray[np.intp]) -> np
     return middle
 
 
-def clip_mask(values: Floats, *, nsigma: float, maxiters: int) -> Bools:
+def clip_mask(values: Floats, *, nsigma: float, maxiters: int, ampfrac: float = 0.0) -> Bools:
     """Which values survive the per-pixel sigma clip across axis 0.
 
     Parameters
@@ -65,6 +65,11 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int) -> Bools:
         Rejection threshold, robust standard deviations (strict ``>``).
     maxiters : int
         Passes; rejected values stay rejected; stops when nothing changes.
+    ampfrac : float
+        The threshold grows by this fraction of the median's height above the band's sky (the
+        median of the band's medians): SWarp's CLIP_AMPFRAC (Gruen et al. 2014). Inputs of
+        different seeing differ at a star's core by far more than their noise; clipping them
+        there and not in the wings would bias the star's flux.
 
     Returns
     -------
@@ -72,6 +77,7 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int) -> Bools:
         True where a value is kept.
     """
     keep = np.isfinite(values)
+    sky: float | None = None
     for _ in range(maxiters):
         current = np.where(keep, values, np.float32(np.nan))
         count = keep.sum(axis=0)
@@ -79,7 +85,11 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int) -> Bools:
         center = _middle(np.sort(current, axis=0), count)
         deviation = np.abs(current - center).astype(np.float32)
         spread = MAD_TO_STD * _middle(np.sort(deviation, axis=0), count)
-        rejected = keep & (deviation > nsigma * spread)
+        if sky is None:
+            covered = count > 0
+            sky = float(np.median(center[covered])) if covered.any() else 0.0
+        limit = nsigma * spread + ampfrac * np.maximum(center - sky, 0.0)
+        rejected = keep & (deviation > limit)
         if not rejected.any():
             break
         keep &= ~rejected
@@ -94,6 +104,7 @@ def combine(
     *,
     nsigma: float,
     maxiters: int,
+    ampfrac: float = 0.0,
 ) -> Combined:
     """Clip per pixel across the inputs, then average the kept values with constant weights.
 
@@ -106,14 +117,14 @@ def combine(
         Their per-pixel variances and uncorrelated variances (see `ResampledBand`), same units squared.
     weights : ndarray of float64, shape (N,)
         One weight per input (inverse scaled sky variance).
-    nsigma, maxiters : float, int
-        The clip.
+    nsigma, maxiters, ampfrac : float, int, float
+        The clip (`clip_mask`).
 
     Returns
     -------
     Combined
     """
-    keep = clip_mask(values, nsigma=nsigma, maxiters=maxiters)
+    keep = clip_mask(values, nsigma=nsigma, maxiters=maxiters, ampfrac=ampfrac)
     shape = values.shape[1:]
     total = np.zeros(shape, dtype=np.float64)
     data = np.zeros(shape, dtype=np.float64)

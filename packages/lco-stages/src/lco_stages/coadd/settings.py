@@ -35,6 +35,10 @@ class CoaddSettings(StageSettings):
 
     nsigma: float = parameter(3.0, "per-pixel rejection threshold across the inputs", unit="sigma", above=0.0)
     maxiters: int = parameter(1, "clipping passes of the per-pixel mean", minimum=1, maximum=20)
+    clip_ampfrac: float = parameter(
+        1.0, "share of the pixel's height above the sky added to the clip's threshold (SWarp's CLIP_AMPFRAC)",
+        minimum=0.0,
+    )  # fmt: skip
     band_rows: int = parameter(
         128, "output rows resampled and combined at once (peak memory grows with it)", minimum=1
     )
