@@ -278,7 +278,7 @@ class SectionFix:
     source: str
 
 
-#: Section fixes per camera (applied by `lco_instruments.legacy.fix_sections`).
+#: Section fixes per camera (found by `lco_instruments.legacy.section_fix_for`).
 SECTION_FIXES: dict[str, SectionFix] = {
     "fs01": SectionFix(
         name="fs01_sections",
