@@ -72,3 +72,35 @@ def write_raw(
             hdus.append(hdu)
     write_atomically(fits.HDUList(hdus), target)
     return target
+
+
+def write_raw_cube(path: str | os.PathLike[str], primary: Header, planes: npt.NDArray[np.float32]) -> Path:
+    """Write a 2015-format Sinistro frame: one 3-D primary image (a plane per amplifier).
+
+    Parameters
+    ----------
+    path : str or os.PathLike
+        Target file (uncompressed FITS); written atomically.
+    primary : Header
+        The frame's keywords, written as they are.
+    planes : ndarray of float32
+        Shape (planes, rows, columns), ADU (the 2015 frames are float32).
+
+    Returns
+    -------
+    pathlib.Path
+        The file written.
+
+    Raises
+    ------
+    ValueError
+        ``planes`` is not 3-D.
+    ProductWriteError
+        The file cannot be written.
+    """
+    cube = np.asarray(planes, dtype=np.float32)
+    if cube.ndim != 3:
+        raise ValueError(f"a data cube is 3-D, not {cube.ndim}-D")
+    target = Path(path)
+    write_atomically(fits.HDUList([fits.PrimaryHDU(cube, to_fits_header(primary))]), target)
+    return target

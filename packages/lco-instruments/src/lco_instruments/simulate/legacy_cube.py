@@ -19,8 +19,9 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from astropy.io import fits
 
+from lco_core.header import Header, HeaderCard
+from lco_core.io.raw_writer import write_raw_cube
 from lco_instruments.geometry import CrosstalkMatrix
 from lco_instruments.simulate.layout import legacy_cube_layout
 
@@ -148,7 +149,7 @@ def write_legacy_cube(
     Parameters
     ----------
     path : str or os.PathLike
-        Target file (uncompressed FITS).
+        Target file (uncompressed FITS, `~lco_core.io.raw_writer.write_raw_cube`).
     planes : ndarray of float32
         Shape (4, rows, columns).
     cards : sequence of (str, value, str)
@@ -162,11 +163,8 @@ def write_legacy_cube(
     pathlib.Path
         The file written.
     """
-    header = fits.Header()
-    for keyword, value, comment in cards:
-        header[keyword] = (value, comment)
+    values = {keyword: (value, comment) for keyword, value, comment in cards}
     for keyword, value in (changes or {}).items():
-        header[keyword] = value
-    target = Path(path)
-    fits.PrimaryHDU(np.asarray(planes, dtype=np.float32), header).writeto(target, overwrite=True)
-    return target
+        values[keyword] = (value, values.get(keyword, (None, ""))[1])
+    header = Header(tuple(HeaderCard(k, v, c) for k, (v, c) in values.items()))
+    return write_raw_cube(path, header, planes)
