@@ -22,7 +22,7 @@ from lco_stages.coadd.inputs import CoaddInputError, CoaddSource
 from lco_stages.coadd.resample import KERNEL, resample_band
 from lco_stages.coadd.settings import COADD_DEFAULTS, NOISE_CORRELATION, CoaddSettings
 
-__all__ = ["coadd", "flux_scales"]
+__all__ = ["SKY_ROWS", "coadd", "flux_scales", "sky_level"]
 
 
 def flux_scales(sources: Sequence[CoaddSource]) -> npt.NDArray[np.float64]:
@@ -65,6 +65,42 @@ def _weights(sources: Sequence[CoaddSource], scales: npt.NDArray[np.float64]) ->
     noise = np.array([source.sky_noise for source in sources], dtype=np.float64)
     weights: npt.NDArray[np.float64] = 1.0 / (scales * noise) ** 2
     return weights
+
+
+#: Rows around each input's middle whose median SCI is its sky level (for the clip's CLIP_AMPFRAC).
+SKY_ROWS = 64
+
+
+def sky_level(
+    sources: Sequence[CoaddSource], scales: npt.NDArray[np.float64], weights: npt.NDArray[np.float64]
+) -> float:
+    """The sky level on the coadd's scale: the weighted mean of the inputs' scaled sky levels.
+
+    Each input's sky is the median of the unmasked SCI of `SKY_ROWS` rows around its middle (one
+    read per input, before the bands: the level must not depend on how the output is banded).
+
+    Parameters
+    ----------
+    sources : sequence of CoaddSource
+        The inputs.
+    scales, weights : ndarray of float64
+        Their flux scales and weights.
+
+    Returns
+    -------
+    float
+        Units of the coadd's SCI; 0 when no input has an unmasked finite pixel there.
+    """
+    levels, used = [], []
+    for source, scale, weight in zip(sources, scales, weights, strict=True):
+        ny = source.shape[0]
+        start = max(0, ny // 2 - SKY_ROWS // 2)
+        sci, _, bpm = source.read_rows(start, min(ny, start + SKY_ROWS))
+        good = np.isfinite(sci) & (np.asarray(bpm) == 0)
+        if good.any():
+            levels.append(float(np.median(np.asarray(sci)[good])) * float(scale))
+            used.append(float(weight))
+    return float(np.average(levels, weights=used)) if levels else 0.0
 
 
 def _meta(
@@ -114,7 +150,9 @@ def coadd(
     ``sigma_i`` its sky noise: one weight per input, as SWarp's background weighting, so a star's
     bright pixels weigh what the sky around it weighs and fluxes are not biased. Per output pixel
     the usable values are sigma-clipped (``settings.nsigma``, robust standard deviation 1.4826 x
-    MAD) and the kept ones averaged with those weights. The output is built ``settings.band_rows``
+    MAD floored at the values' own ERR, plus ``settings.clip_ampfrac`` times the pixel's height
+    above `sky_level`; `lco_stages.coadd.combine.clip_mask`) and the kept ones averaged with
+    those weights. The output is built ``settings.band_rows``
     rows at a time, reading from each input only the rows that band needs.
 
     Planes
@@ -125,10 +163,10 @@ def coadd(
         of every input covering it (SATURATED, COSMIC...); value and ERR 0 there, never NaN.
 
     Memory
-        Peak about ``N x band_rows x nx x 26`` bytes for the band (values, variances, uncorrelated
-        variances and the clip's sorted copies, float32) plus one input's rows of that band
-        (``(band_rows + rotation) x nx_in x 40`` bytes, five float64 planes) and the output's three
-        planes (``ny x nx x 9`` bytes): for 50 inputs of 4096 x 4096 and 128 rows, about 0.8 GiB.
+        Peak about ``N x band_rows x nx x 30`` bytes for the band (values, variances, uncorrelated
+        variances, noise, the clip's sorted copies and kept flags) plus one input's rows of that
+        band (``(band_rows + rotation) x nx_in x 40`` bytes, five float64 planes) and the output's
+        three planes (``ny x nx x 9`` bytes): for 50 inputs of 4096 x 4096 and 128 rows, about 1 GiB.
 
     Parameters
     ----------
@@ -150,8 +188,8 @@ def coadd(
         it again) and one `~lco_core.provenance.ProcessingStep` ``coadd_frames``: parameters the
         settings plus ``inputs``, ``scales`` (``s_i``), ``weights`` (normalised to sum 1),
         ``zero_point_ref``, ``exptime_total`` and ``kernel``; diagnostics ``noise_correlation`` (see
-        `~lco_stages.coadd.settings.noise_correlation`), ``n_inputs`` and ``coverage`` (share of
-        pixels with data).
+        `~lco_stages.coadd.settings.noise_correlation`), ``sky_level`` (the clip's sky), ``n_inputs``
+        and ``coverage`` (share of pixels with data).
 
     Raises
     ------
@@ -166,6 +204,7 @@ def coadd(
     weights = _weights(sources, scales)
     wcs, shape = grid if grid is not None else common_grid(sources)
     coadd_meta = _meta(sources, meta, wcs, shape)
+    sky = sky_level(sources, scales, weights)
     ny, nx = shape
     n = len(sources)
     data = np.zeros(shape, dtype=np.float32)
@@ -188,7 +227,7 @@ def coadd(
             bits |= band.bits
         combined = combine(
             values, variances, uncorrelated, weights, nsigma=settings.nsigma, maxiters=settings.maxiters,
-            ampfrac=settings.clip_ampfrac,
+            ampfrac=settings.clip_ampfrac, sky=sky,
         )  # fmt: skip
         del values, variances, uncorrelated
         empty = combined.n_kept == 0
@@ -208,6 +247,7 @@ def coadd(
     }
     diagnostics: dict[str, ParamValue] = {
         NOISE_CORRELATION: round(correlation, 4),
+        "sky_level": round(sky, 3),
         "n_inputs": n,
         "coverage": round(float((mask & MaskBit.NO_DATA == 0).mean()), 4),
     }

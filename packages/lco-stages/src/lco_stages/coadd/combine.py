@@ -54,7 +54,15 @@ def _middle(ordered: npt.NDArray[np.float32], count: npt.NDArray[np.intp]) -> np
     return middle
 
 
-def clip_mask(values: Floats, *, nsigma: float, maxiters: int, ampfrac: float = 0.0) -> Bools:
+def clip_mask(
+    values: Floats,
+    *,
+    nsigma: float,
+    maxiters: int,
+    ampfrac: float = 0.0,
+    sky: float = 0.0,
+    noise: Floats | None = None,
+) -> Bools:
     """Which values survive the per-pixel sigma clip across axis 0.
 
     Parameters
@@ -66,10 +74,16 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int, ampfrac: float = 
     maxiters : int
         Passes; rejected values stay rejected; stops when nothing changes.
     ampfrac : float
-        The threshold grows by this fraction of the median's height above the band's sky (the
-        median of the band's medians): SWarp's CLIP_AMPFRAC (Gruen et al. 2014). Inputs of
-        different seeing differ at a star's core by far more than their noise; clipping them
-        there and not in the wings would bias the star's flux.
+        The threshold grows by this fraction of the median's height above ``sky``: SWarp's
+        CLIP_AMPFRAC (Gruen et al. 2014). Inputs of different seeing differ across a star's
+        profile by far more than their noise (the sharper ones higher in the core, the broader
+        ones in the wings); clipping them there would bias the star's flux.
+    sky : float
+        The sky level, units of ``values``.
+    noise : ndarray of float32, shape (N, rows, nx), optional
+        Each value's own 1-sigma uncertainty: the robust standard deviation is never taken below
+        the median of the usable values' ones. The MAD of a handful of values is a noisy
+        estimate; a chance small one would reject good values, costing depth for nothing.
 
     Returns
     -------
@@ -77,7 +91,6 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int, ampfrac: float = 
         True where a value is kept.
     """
     keep = np.isfinite(values)
-    sky: float | None = None
     for _ in range(maxiters):
         current = np.where(keep, values, np.float32(np.nan))
         count = keep.sum(axis=0)
@@ -85,9 +98,9 @@ def clip_mask(values: Floats, *, nsigma: float, maxiters: int, ampfrac: float = 
         center = _middle(np.sort(current, axis=0), count)
         deviation = np.abs(current - center).astype(np.float32)
         spread = MAD_TO_STD * _middle(np.sort(deviation, axis=0), count)
-        if sky is None:
-            covered = count > 0
-            sky = float(np.median(center[covered])) if covered.any() else 0.0
+        if noise is not None:
+            floor = _middle(np.sort(np.where(keep, noise, np.float32(np.nan)), axis=0), count)
+            spread = np.fmax(spread, floor)
         limit = nsigma * spread + ampfrac * np.maximum(center - sky, 0.0)
         rejected = keep & (deviation > limit)
         if not rejected.any():
@@ -105,6 +118,8 @@ def combine(
     nsigma: float,
     maxiters: int,
     ampfrac: float = 0.0,
+    sky: float = 0.0,
+    noise_floor: bool = True,
 ) -> Combined:
     """Clip per pixel across the inputs, then average the kept values with constant weights.
 
@@ -117,14 +132,18 @@ def combine(
         Their per-pixel variances and uncorrelated variances (see `ResampledBand`), same units squared.
     weights : ndarray of float64, shape (N,)
         One weight per input (inverse scaled sky variance).
-    nsigma, maxiters, ampfrac : float, int, float
+    nsigma, maxiters, ampfrac, sky : float, int, float, float
         The clip (`clip_mask`).
+    noise_floor : bool
+        Floor the clip's robust standard deviation at the values' own uncertainty
+        (``sqrt(variances)``, see `clip_mask`).
 
     Returns
     -------
     Combined
     """
-    keep = clip_mask(values, nsigma=nsigma, maxiters=maxiters, ampfrac=ampfrac)
+    noise = np.sqrt(variances) if noise_floor else None
+    keep = clip_mask(values, nsigma=nsigma, maxiters=maxiters, ampfrac=ampfrac, sky=sky, noise=noise)
     shape = values.shape[1:]
     total = np.zeros(shape, dtype=np.float64)
     data = np.zeros(shape, dtype=np.float64)

@@ -27,7 +27,8 @@ class CoaddSettings(StageSettings):
     Each input is resampled (bilinear, `reproject`) onto a common north-up TAN grid, scaled to
     the first input's zero point, weighted by the inverse of its scaled sky variance, clipped
     per pixel across inputs (``nsigma`` robust standard deviations, 1.4826 x MAD, strict ``>``,
-    as the masters' stack) and averaged. The grouping settings say which frames make one coadd.
+    as the masters' stack, plus ``clip_ampfrac`` times the pixel's height above the sky) and
+    averaged. The grouping settings say which frames make one coadd.
     """
 
     section: ClassVar[str] = "coadd"
@@ -36,7 +37,7 @@ class CoaddSettings(StageSettings):
     nsigma: float = parameter(3.0, "per-pixel rejection threshold across the inputs", unit="sigma", above=0.0)
     maxiters: int = parameter(1, "clipping passes of the per-pixel mean", minimum=1, maximum=20)
     clip_ampfrac: float = parameter(
-        1.0, "share of the pixel's height above the sky added to the clip's threshold (SWarp's CLIP_AMPFRAC)",
+        2.0, "share of the pixel's height above the sky added to the clip's threshold (SWarp's CLIP_AMPFRAC)",
         minimum=0.0,
     )  # fmt: skip
     band_rows: int = parameter(
