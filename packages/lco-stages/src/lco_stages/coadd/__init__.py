@@ -1,7 +1,7 @@
 """Coadds: reduced science frames of one target and filter resampled onto one grid and combined.
 
 `coadd` resamples each input (a `CoaddSource`: `frame_source` adapts an in-memory frame) onto
-`common_grid` with `reproject`'s bilinear interpolation, band by band, scales it to the first
+`common_grid` with ``reproject``'s bilinear interpolation, band by band, scales it to the first
 input's zero point, weights it by its inverse sky variance, clips per pixel and averages; the
 result is a `~lco_core.frame.Frame` the science stages run on.
 """

@@ -151,9 +151,9 @@ def coadd(
     bright pixels weigh what the sky around it weighs and fluxes are not biased. Per output pixel
     the usable values are sigma-clipped (``settings.nsigma``, robust standard deviation 1.4826 x
     MAD floored at the values' own ERR, plus ``settings.clip_ampfrac`` times the pixel's height
-    above `sky_level`; `lco_stages.coadd.combine.clip_mask`) and the kept ones averaged with
-    those weights. The output is built ``settings.band_rows``
-    rows at a time, reading from each input only the rows that band needs.
+    above `~lco_stages.coadd.build.sky_level`; `lco_stages.coadd.combine.clip_mask`) and the
+    kept ones averaged with those weights. The output is built ``settings.band_rows`` rows at a
+    time, reading from each input only the rows that band needs.
 
     Planes
         SCI: the weighted mean, electrons of the summed exposure on the first input's zero point.
@@ -171,15 +171,17 @@ def coadd(
     Parameters
     ----------
     sources : sequence of CoaddSource
-        The inputs, first the reference (its zero point and metadata); `frame_source` adapts frames.
+        The inputs, first the reference (its zero point and metadata);
+        `~lco_stages.coadd.inputs.frame_source` adapts frames.
     settings : CoaddSettings
         ``nsigma``, ``maxiters`` and ``band_rows`` (the ``coadd.*`` settings).
     grid : (astropy.wcs.WCS, (int, int)), optional
         The output grid and its shape ``(ny, nx)``; default `common_grid` of the inputs.
     meta : FrameMeta, optional
         The coadd's metadata before its changes; default the first input's ``meta`` (a
-        `FrameSource` has one). The coadd's EXPTIME is the inputs' total, DATE-OBS the earliest
-        input's start, RA/DEC the grid's centre, the header WCS and pixel scale the grid's.
+        `~lco_stages.coadd.inputs.FrameSource` has one). The coadd's EXPTIME is the inputs'
+        total, DATE-OBS the earliest input's start, RA/DEC the grid's centre, the header WCS and
+        pixel scale the grid's.
 
     Returns
     -------

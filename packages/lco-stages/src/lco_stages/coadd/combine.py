@@ -129,7 +129,8 @@ def combine(
         The inputs on the grid, already scaled to the common photometric system; NaN where an
         input gives nothing.
     variances, uncorrelated : ndarray of float32, shape (N, rows, nx)
-        Their per-pixel variances and uncorrelated variances (see `ResampledBand`), same units squared.
+        Their per-pixel variances and uncorrelated variances
+        (`~lco_stages.coadd.resample.ResampledBand`), units squared.
     weights : ndarray of float64, shape (N,)
         One weight per input (inverse scaled sky variance).
     nsigma, maxiters, ampfrac, sky : float, int, float, float

@@ -41,7 +41,7 @@ def pixel_scale_arcsec(wcs: Any) -> float:
 def common_grid(sources: Sequence[CoaddSource]) -> Grid:
     """One north-up, east-left TAN grid that covers every input.
 
-    Made by `reproject.mosaicking.find_optimal_celestial_wcs` (no rotation) at the inputs' mean
+    Made by ``reproject.mosaicking.find_optimal_celestial_wcs`` (no rotation) at the inputs' mean
     pixel scale: the inputs' footprints decide the extent, the grid's centre its reference point.
 
     Parameters

@@ -70,7 +70,18 @@ class CoaddSource(Protocol):
         """Typical 1-sigma noise of a sky pixel, electrons (the input's weight comes from it)."""
 
     def read_rows(self, start: int, stop: int) -> Rows:
-        """SCI (float32), ERR (float32) and BPM (uint8) rows ``[start, stop)``, full width."""
+        """SCI, ERR and BPM rows ``[start, stop)``, full width.
+
+        Parameters
+        ----------
+        start, stop : int
+            0-based rows, ``0 <= start < stop <= ny``.
+
+        Returns
+        -------
+        tuple of ndarray
+            SCI (float32), ERR (float32) and BPM (uint8), each ``(stop - start, nx)``.
+        """
 
 
 @attrs.frozen(eq=False)
@@ -159,8 +170,9 @@ def frame_source(frame: Frame) -> FrameSource:
     Parameters
     ----------
     frame : Frame
-        Assembled, with a solved WCS (`~lco_stages.wcs.solve_wcs`) and, for `coadd` to take it,
-        a fitted zero point (`~lco_stages.zeropoint.calibrate_photometry`).
+        Assembled, with a solved WCS (`~lco_stages.wcs.solve_wcs`) and, for
+        `~lco_stages.coadd.build.coadd` to take it, a fitted zero point
+        (`~lco_stages.zeropoint.calibrate_photometry`).
 
     Returns
     -------

@@ -1,6 +1,6 @@
 """Bilinear resampling of one input onto one band of the output grid, its ERR and mask carried along.
 
-`reproject.reproject_interp` (order ``'bilinear'``) resamples five planes of the input's rows in
+``reproject.reproject_interp`` (order ``'bilinear'``) resamples five planes of the input's rows in
 one pass, sharing one coordinate transformation:
 
 * SCI with masked pixels set to 0,

@@ -24,7 +24,7 @@ NOISE_CORRELATION = "noise_correlation"
 class CoaddSettings(StageSettings):
     """coadd_frames: reduced science frames of one target and filter resampled onto one grid and combined.
 
-    Each input is resampled (bilinear, `reproject`) onto a common north-up TAN grid, scaled to
+    Each input is resampled (bilinear, ``reproject``) onto a common north-up TAN grid, scaled to
     the first input's zero point, weighted by the inverse of its scaled sky variance, clipped
     per pixel across inputs (``nsigma`` robust standard deviations, 1.4826 x MAD, strict ``>``,
     as the masters' stack, plus ``clip_ampfrac`` times the pixel's height above the sky) and
@@ -71,7 +71,8 @@ def noise_correlation(frame: Frame) -> float:
     Returns
     -------
     float
-        The last `STAGE` step's `NOISE_CORRELATION` diagnostic; 1.0 when there is none.
+        The last `~lco_stages.coadd.settings.STAGE` step's
+        `~lco_stages.coadd.settings.NOISE_CORRELATION` diagnostic; 1.0 when there is none.
     """
     steps = frame.steps(STAGE)
     value = steps[-1].diagnostics.get(NOISE_CORRELATION) if steps else None
