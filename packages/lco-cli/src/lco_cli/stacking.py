@@ -756,8 +756,9 @@ def group_products(
     for path in paths:
         try:
             with ProductSource(path) as source:
-                if source.header.get("RLEVEL") == COADD_REDUCTION_LEVEL or source.header.get("NCOMBINE"):
-                    combined = source.header.get("NCOMBINE")
+                combined = source.header.get("NCOMBINE")
+                several = isinstance(combined, int) and not isinstance(combined, bool) and combined > 1
+                if source.header.get("RLEVEL") == COADD_REDUCTION_LEVEL or several:
                     left_out.append(
                         (path, f"{path}: a coadd (of {combined} frames): stack its inputs instead")
                     )
