@@ -163,10 +163,11 @@ def coadd(
         of every input covering it (SATURATED, COSMIC...); value and ERR 0 there, never NaN.
 
     Memory
-        Peak about ``N x band_rows x nx x 30`` bytes for the band (values, variances, uncorrelated
-        variances, noise, the clip's sorted copies and kept flags) plus one input's rows of that
-        band (``(band_rows + rotation) x nx_in x 40`` bytes, five float64 planes) and the output's
-        three planes (``ny x nx x 9`` bytes): for 50 inputs of 4096 x 4096 and 128 rows, about 1 GiB.
+        Peak about ``N x band_rows x nx x 40`` bytes for the band (values, variances and
+        uncorrelated variances, 12 bytes, and the clip's noise, sorted copies and flags, 25
+        bytes measured) plus one input's rows of that band (five float64 planes) and the
+        output's three planes (``ny x nx x 9`` bytes): for 50 inputs of 4096 x 4096 and 128 rows,
+        about 1.2 GiB besides what the inputs themselves hold.
 
     Parameters
     ----------
