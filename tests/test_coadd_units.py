@@ -294,3 +294,32 @@ def test_the_clip_keeps_gaussian_noise_and_rejects_a_20_sigma_outlier() -> None:
     assert (~alone).mean() > 0.03  # why the floor is there
     values[2, ::7, ::7] += 20.0
     assert not clip_mask(values, nsigma=3.0, maxiters=1, noise=noise)[2, ::7, ::7].any()
+
+
+def test_a_coarser_input_keeps_its_flux_and_noise_on_a_finer_grid() -> None:
+    """An input of 0.5"/px resampled onto a 0.25"/px grid: 10 e- per input pixel is 2.5 e- per output
+    pixel (a quarter of the area), a point source keeps its total, and the measured variance of box
+    sums of the resampled noise is the recorded noise-correlation factor times the boxes' summed ERR^2."""
+    coarse_shape, fine_shape = (128, 128), (256, 256)
+    fine = tan(fine_shape)
+    fine.wcs.cd = fine.wcs.cd / 2.0
+    rng = np.random.default_rng(5)
+    yy, xx = np.mgrid[0:128, 0:128]
+    star = np.exp(-((xx - 64.3) ** 2 + (yy - 63.6) ** 2) / (2 * 3.0**2))
+    flat = np.full(coarse_shape, 10.0) + 5000.0 * star / star.sum()
+    result = coadd([source("flat.fits", flat, tan(coarse_shape))], grid=(fine, fine_shape))
+    # One input: the scale s = T / t = 1.
+    assert np.median(result.data) == pytest.approx(2.5, rel=1e-4)
+    assert (result.data - 2.5)[8:-8, 8:-8].sum() == pytest.approx(5000.0, rel=1e-3)
+    noisy = coadd(
+        [source("noise.fits", rng.normal(0.0, 10.0, coarse_shape), tan(coarse_shape))],
+        grid=(fine, fine_shape),
+    )
+    factor = noisy.steps(STAGE)[-1].diagnostics[NOISE_CORRELATION]
+    assert isinstance(factor, float)
+    inner = noisy.data[8:-8, 8:-8].astype(np.float64)
+    boxes = inner.reshape(15, 16, 15, 16).sum(axis=(1, 3))
+    predicted = factor * 256 * float(np.mean(noisy.uncertainty[8:-8, 8:-8].astype(np.float64) ** 2))
+    assert boxes.var() == pytest.approx(predicted, rel=0.2)
+    # A large aperture of output pixels holds a quarter of as many input pixels: 256 x 100 / 4.
+    assert predicted == pytest.approx(256 * 100 / 4, rel=0.02)

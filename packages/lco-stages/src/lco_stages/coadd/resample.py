@@ -40,17 +40,26 @@ Floats = npt.NDArray[np.float32]
 
 @attrs.frozen(eq=False)
 class ResampledBand:
-    """One input on rows ``[start, stop)`` of the output grid, in the input's own units.
+    """One input on rows ``[start, stop)`` of the output grid, in the input's electrons per output pixel.
+
+    Interpolation samples the input's electrons per *input* pixel; times ``a``, the output-to-input
+    pixel-area ratio, they are electrons per output pixel, so a star keeps its flux on a grid of
+    another scale.
 
     Attributes
     ----------
     value : ndarray of float32, shape (rows, nx)
-        Resampled SCI; NaN where the input gives nothing (outside it, or masked in the support).
+        Resampled SCI times ``a``; NaN where the input gives nothing (outside it, or masked in
+        the support).
     variance : ndarray of float32
-        Variance of ``value``: interpolated ERR^2 times the kernel's ``K``.
+        Variance of ``value``: interpolated ERR^2 times the kernel's ``K`` times ``a^2``.
     uncorrelated : ndarray of float32
-        Interpolated ERR^2 times the input-to-output pixel-area ratio: the variance per output
-        pixel of a large aperture sum (interpolation moves noise between pixels, never removes it).
+        Interpolated ERR^2 times ``a``: the variance per output pixel of a large aperture sum
+        (each input pixel's weights over the output pixels sum to ``1 / a``; interpolation moves
+        noise between pixels, never removes it). Exact for output pixels no larger than the
+        input's (``a <= 1``; `~lco_stages.coadd.grid.common_grid` takes the inputs' mean scale,
+        so ``a`` is 1 to a part in 10^4 for one camera); on a coarser grid bilinear sampling
+        uses some input pixels more than others and this underestimates the noise.
     bits : ndarray of uint8
         The BPM bits of the nearest input pixel (0 outside the input).
     """
@@ -118,7 +127,7 @@ def resample_band(source: CoaddSource, grid: Any, start: int, stop: int, width: 
     fx = x - np.floor(x)
     fy = y - np.floor(y)
     kernel = ((1.0 - fx) ** 2 + fx**2) * ((1.0 - fy) ** 2 + fy**2)
-    area_ratio = pixel_area(source.wcs) / pixel_area(grid)
+    area = pixel_area(grid) / pixel_area(source.wcs)
     nan = np.float32(np.nan)
     bits = np.zeros((rows, width), dtype=np.uint8)
     covered = np.isfinite(x) & np.isfinite(y)
@@ -126,9 +135,9 @@ def resample_band(source: CoaddSource, grid: Any, start: int, stop: int, width: 
     iy = np.clip(np.rint(np.where(covered, y, first)).astype(np.intp) - first, 0, n_in - 1)
     bits[covered] = np.asarray(bpm)[iy[covered], ix[covered]]
     return ResampledBand(
-        np.where(usable, value, nan).astype(np.float32),
-        np.where(usable, variance * kernel, nan).astype(np.float32),
-        np.where(usable, variance * area_ratio, nan).astype(np.float32),
+        np.where(usable, value * area, nan).astype(np.float32),
+        np.where(usable, variance * kernel * area**2, nan).astype(np.float32),
+        np.where(usable, variance * area, nan).astype(np.float32),
         bits,
     )
 
