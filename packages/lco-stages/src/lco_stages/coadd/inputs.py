@@ -15,9 +15,6 @@ from lco_core.meta import FrameMeta
 
 __all__ = ["CoaddInputError", "CoaddSource", "FrameSource", "frame_source", "zero_point_of"]
 
-#: The stage whose L1ZP diagnostic is a frame's zero point.
-_ZERO_POINT_STAGE = "calibrate_photometry"
-
 Rows = tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], npt.NDArray[np.uint8]]
 
 
@@ -154,7 +151,12 @@ def zero_point_of(frame: Frame) -> float | None:
     -------
     float or None
     """
-    steps = frame.steps(_ZERO_POINT_STAGE)
+    # Imported here: lco_stages.zeropoint imports lco_stages.sources, which reads this package's
+    # noise-correlation factor, so a module-level import would be circular. The name is the
+    # zero-point stage's own declaration, never a second literal that could drift from it.
+    from lco_stages.zeropoint import STAGE as ZERO_POINT_STAGE
+
+    steps = frame.steps(ZERO_POINT_STAGE)
     if not steps:
         return None
     diagnostics = steps[-1].diagnostics
