@@ -44,6 +44,7 @@ bench: $(STAMP)
 	$(BIN)/python bench/depth.py
 	$(BIN)/python bench/photon_transfer.py
 	$(BIN)/python bench/quality_rates.py
+	$(BIN)/python bench/stack.py
 
 demo: $(STAMP)
 	@echo "simulating a night into demo-night/raw and reducing it into demo-night/reduced (about half a minute) ..."
