@@ -837,7 +837,7 @@ def stack_products(
     Parameters
     ----------
     paths : sequence of str
-        Reduced science products (e91, as `lco-reduce run` writes them, or BANZAI's).
+        Reduced science products (e91, as ``lco-reduce run`` writes them, or BANZAI's).
     out : pathlib.Path
         Where the coadds (and their thumbnails, in ``thumbnails/``) are written.
     catalog : pathlib.Path, optional
