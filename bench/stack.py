@@ -5,9 +5,9 @@ WCS dithered by up to 30 arcsec and turned by up to 0.5 degree, L1ZP within 0.02
 tile-compressed as `lco-reduce run` writes them) are stacked, each way in a fresh process of its
 own so its peak resident memory (VmHWM, `bench/memory.py`) is its own:
 
-* ``lco-reduce``: `lco_cli.stacking.build_coadd` through `lco_core.io.product_source.ProductSource`
+* ``lco-reduce``: `lco_cli.stacking.product.build_coadd` through `lco_core.io.product_source.ProductSource`
   (row bands read from the files, resampled onto the common grid, scaled, weighted, clipped);
-* ``lco-reduce + science``: `lco_cli.stacking.make_coadd`, the whole coadd product (the above,
+* ``lco-reduce + science``: `lco_cli.stacking.product.make_coadd`, the whole coadd product (the above,
   then sources, astrometry without reference stars, depth, the compressed write);
 * ``ccdproc``: ``ccdproc.combine`` of the SCI planes, sigma-clipped average with its own
   ``mem_limit`` of 2.5 GB, **no alignment** (BANZAI's kind of stack): a lower bound of the work;
